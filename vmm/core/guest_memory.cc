@@ -1,0 +1,56 @@
+#include "vmm/core/guest_memory.h"
+
+namespace rrvm {
+
+Result<GuestMemory> GuestMemory::allocate(uint64_t size, uint64_t hole_start) {
+  if (size == 0 || size % PAGE_SIZE != 0) {
+    return make_error("guest memory size " + std::to_string(size) + " is not a positive multiple of 4 KiB");
+  }
+  GuestMemory mem;
+  uint64_t low = std::min(size, hole_start);
+  uint64_t high = size - low;
+  RRVM_ASSIGN_OR_RETURN(Mapping low_map, Mapping::anonymous(low));
+  mem.regions_.push_back(RamRegion{0, low, low_map.data(), 0});
+  mem.mappings_.push_back(std::move(low_map));
+  if (high > 0) {
+    RRVM_ASSIGN_OR_RETURN(Mapping high_map, Mapping::anonymous(high));
+    mem.regions_.push_back(RamRegion{4ull << 30, high, high_map.data(), 1});
+    mem.mappings_.push_back(std::move(high_map));
+  }
+  return mem;
+}
+
+uint64_t GuestMemory::total_size() const {
+  uint64_t total = 0;
+  for (const auto& r : regions_) total += r.size;
+  return total;
+}
+
+Result<std::span<uint8_t>> GuestMemory::slice(uint64_t gpa, uint64_t len) const {
+  for (const auto& r : regions_) {
+    // Written to avoid overflow: gpa + len may wrap for hostile inputs.
+    if (gpa >= r.gpa && gpa - r.gpa <= r.size && len <= r.size - (gpa - r.gpa)) {
+      return std::span<uint8_t>(r.host + (gpa - r.gpa), len);
+    }
+  }
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "guest range 0x%llx+0x%llx is outside guest RAM",
+                static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(len));
+  return make_error(buf);
+}
+
+bool GuestMemory::contains(uint64_t gpa, uint64_t len) const { return slice(gpa, len).ok(); }
+
+Status GuestMemory::read(uint64_t gpa, void* out, uint64_t len) const {
+  RRVM_ASSIGN_OR_RETURN(auto s, slice(gpa, len));
+  std::memcpy(out, s.data(), len);
+  return ok_status();
+}
+
+Status GuestMemory::write(uint64_t gpa, const void* in, uint64_t len) const {
+  RRVM_ASSIGN_OR_RETURN(auto s, slice(gpa, len));
+  std::memcpy(s.data(), in, len);
+  return ok_status();
+}
+
+}  // namespace rrvm

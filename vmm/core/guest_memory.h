@@ -1,0 +1,68 @@
+// Guest RAM as the host sees it, with bounds-checked access.
+//
+// Every guest-physical address that comes from the guest (descriptor tables, buffers, pvclock
+// pages) or from a file (snapshots, traces) goes through here: an address range that is not fully
+// inside one RAM region is an error, never an out-of-bounds host access.
+#pragma once
+
+#include <cstdint>
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "vmm/base/fd.h"
+#include "vmm/base/result.h"
+
+namespace rrvm {
+
+struct RamRegion {
+  uint64_t gpa;   // guest physical start
+  uint64_t size;  // bytes, a multiple of 4 KiB
+  uint8_t* host;  // host address of gpa
+  uint32_t slot;  // KVM memory slot
+};
+
+class GuestMemory {
+ public:
+  static constexpr uint64_t PAGE_SIZE = 4096;
+
+  // Allocates anonymous RAM for [0, size), split around the 32-bit PCI/MMIO hole like QEMU's pc
+  // machine: RAM above `hole_start` (default 3 GiB) continues at 4 GiB.
+  static Result<GuestMemory> allocate(uint64_t size, uint64_t hole_start = 3ull << 30);
+
+  GuestMemory() = default;
+  GuestMemory(GuestMemory&&) = default;
+  GuestMemory& operator=(GuestMemory&&) = default;
+
+  const std::vector<RamRegion>& regions() const { return regions_; }
+  uint64_t total_size() const;  // bytes of RAM (not counting the hole)
+
+  // Host view of [gpa, gpa + len): error unless the whole range lies inside one region.
+  Result<std::span<uint8_t>> slice(uint64_t gpa, uint64_t len) const;
+  bool contains(uint64_t gpa, uint64_t len) const;
+
+  Status read(uint64_t gpa, void* out, uint64_t len) const;
+  Status write(uint64_t gpa, const void* in, uint64_t len) const;
+
+  template <typename T>
+  Result<T> read_obj(uint64_t gpa) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T v;
+    RRVM_TRY(read(gpa, &v, sizeof(T)));
+    return v;
+  }
+  template <typename T>
+  Status write_obj(uint64_t gpa, const T& v) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return write(gpa, &v, sizeof(T));
+  }
+
+ private:
+  std::vector<RamRegion> regions_;
+  std::vector<Mapping> mappings_;  // own the host memory behind regions_
+};
+
+}  // namespace rrvm
