@@ -71,13 +71,14 @@ using MsrEntry = trace::MsrEntry;
 // KVM_GET_CLOCK / KVM_SET_CLOCK data.
 struct ClockData {
   uint64_t clock_ns = 0;
-  uint32_t flags = 0;  // CLOCK_* below
+  uint32_t flags = 0;  // CLOCK_FLAG_* below
   uint64_t host_tsc = 0;
   uint64_t realtime_ns = 0;
 };
-inline constexpr uint32_t CLOCK_TSC_STABLE = 2;  // KVM_CLOCK_TSC_STABLE
-inline constexpr uint32_t CLOCK_REALTIME = 4;    // KVM_CLOCK_REALTIME
-inline constexpr uint32_t CLOCK_HOST_TSC = 8;    // KVM_CLOCK_HOST_TSC
+// (Not CLOCK_REALTIME: <time.h> defines that name as a macro.)
+inline constexpr uint32_t CLOCK_FLAG_TSC_STABLE = 2;  // KVM_CLOCK_TSC_STABLE
+inline constexpr uint32_t CLOCK_FLAG_REALTIME = 4;    // KVM_CLOCK_REALTIME
+inline constexpr uint32_t CLOCK_FLAG_HOST_TSC = 8;    // KVM_CLOCK_HOST_TSC
 
 struct CpuidEntry {
   uint32_t function, index, flags;
