@@ -1,0 +1,72 @@
+/*
+ * State shared across the rrvm guest's C files: the boot configuration parsed from the command
+ * line, per-vCPU data, and the exit paths.
+ */
+#ifndef RRVM_GUEST_GUEST_H
+#define RRVM_GUEST_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvmclock.h"
+#include "rrvm_boot_abi.h"
+
+#define GUEST_CMDLINE_MAX 1024
+
+enum wait_mode { WAIT_AUTO, WAIT_HLT, WAIT_PAUSE };
+
+struct guest_config {
+  uint32_t cpus;            /* cpus=N: vCPUs to bring up and wait for (default 1) */
+  uint32_t tick_ms;         /* tick_ms=N: period of tick lines (default 100) */
+  enum wait_mode wait;      /* wait=auto|hlt|pause: how the BSP sleeps between ticks */
+  const char* scenario;     /* scenario=STEP[,STEP...] (points into cmdline), or 0 */
+  size_t scenario_len;
+  char cmdline[GUEST_CMDLINE_MAX];
+};
+
+enum cpu_state { CPU_ABSENT = 0, CPU_ONLINE = 1, CPU_FAILED = 2 };
+
+/* Per-vCPU data, 64-byte aligned so a pvclock area never straddles a page. Written by the vCPU
+ * itself; the BSP only reads another vCPU's state/fail_code. Zeroed by the loader (.bss). */
+struct percpu {
+  struct pvclock_vcpu_time_info pvclock;
+  volatile uint32_t state;     /* enum cpu_state */
+  volatile uint32_t fail_code; /* RRVM_EXIT_* when state == CPU_FAILED */
+  const char* volatile fail_reason;
+  uint32_t entry_kind;         /* RRVM_ENTRY_* */
+} __attribute__((aligned(64)));
+
+extern struct percpu guest_percpu[RRVM_GUEST_MAX_CPUS];
+extern struct guest_config guest_cfg;
+extern volatile uint32_t guest_cpus_rejected; /* entry.S */
+
+/* Parses the command line into guest_cfg (copies it first). False after printing why. */
+bool cmdline_parse(const char* cmdline);
+
+/* Exit through the debug-exit port (then halt if the VMM ignored it). */
+__attribute__((noreturn)) void guest_exit(uint32_t status);
+/* Prints "rrvm-guest: FAIL <reason>" and exits with status. */
+__attribute__((noreturn, format(printf, 2, 3))) void guest_fail(uint32_t status, const char* fmt, ...);
+
+/* The BSP's kvmclock now, checked never to go backwards (fails the guest if it does). */
+uint64_t clock_now_checked(uint64_t* tsc_out);
+/* Sleeps the BSP until kvmclock reaches target_ns (interrupt-driven or polling, see wait.c). */
+void wait_until_ns(uint64_t target_ns);
+/* Chooses how the BSP waits: probes the LAPIC timer interrupt unless wait= forces a mode. */
+void wait_setup(void);
+/* Prints "rrvm-guest: timer=<tsc-deadline|lapic-oneshot|none> wait=<hlt|pause>[ (why)]". */
+void wait_report(void);
+
+/* Known MSR values (rrvm_boot_abi.h): written by every vCPU at boot, checked by the BSP. */
+void msrs_write_known(uint32_t cpu);
+bool msrs_check_known(uint32_t cpu);
+
+/* Tick lines: prints `count` lines (0: forever) of the tick loop. */
+void ticks_run(uint64_t count);
+
+/* Scenario steps: validated before the ready marker, run after it. */
+bool scenario_validate(void);
+__attribute__((noreturn)) void scenario_run(void);
+
+#endif
