@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config
-  capnproto libcapnp-dev libzstd-dev zstd
+  capnproto libcapnp-dev libzstd-dev zstd libxxhash-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   socat qemu-system-x86 cpio busybox-static
