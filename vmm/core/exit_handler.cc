@@ -1,0 +1,126 @@
+#include "vmm/core/exit_handler.h"
+
+#include <fmt/format.h>
+
+#include "trace/recorder.h"
+#include "vmm/base/log.h"
+
+namespace rrvm::core {
+namespace {
+
+// linux/kvm.h KVM_INTERNAL_ERROR_* and KVM_SYSTEM_EVENT_*.
+constexpr uint32_t SYSTEM_EVENT_SHUTDOWN = 1, SYSTEM_EVENT_RESET = 2, SYSTEM_EVENT_CRASH = 3;
+
+std::string_view suberror_name(uint32_t suberror) {
+  switch (suberror) {
+    case 1: return "emulation failure";
+    case 2: return "simultaneous exception";
+    case 3: return "delivery event";
+    case 4: return "unexpected exit reason";
+  }
+  return "unknown internal error";
+}
+
+void record(const hv::Exit& exit, const ExitContext& ctx) {
+  trace::emit(trace::VcpuExit{ctx.vcpu, hv::to_trace_kind(exit.kind), exit.address, exit.size,
+                              exit.is_write, exit.data, exit.detail});
+}
+
+// A guest or KVM error: the VM goes to internal-error (QEMU: vm_stop(RUN_STATE_INTERNAL_ERROR)
+// from kvm_cpu_exec), with the reason logged and recorded.
+ExitAction internal_error(const ExitContext& ctx, const std::string& reason) {
+  std::string text = fmt::format("vcpu {}: {}", ctx.vcpu, reason);
+  spdlog::error("{}", text);
+  trace::emit(trace::Warning{"vcpu", text});
+  ctx.requests.request_vmstop(trace::RunState::InternalError, text);
+  return ExitAction::Stop;
+}
+
+ExitAction handle_io(const hv::Exit& exit, const ExitContext& ctx, const IoBus& bus) {
+  uint64_t expected = static_cast<uint64_t>(exit.size) * exit.count;
+  if (exit.size == 0 || exit.size > 8 || exit.count == 0 || exit.data.size() != expected) {
+    record(exit, ctx);
+    return internal_error(ctx, fmt::format("malformed {} exit at 0x{:x}: size {} count {} data {}",
+                                           exit.kind == hv::Exit::Kind::Io ? "I/O" : "MMIO",
+                                           exit.address, exit.size, exit.count, exit.data.size()));
+  }
+  // String I/O (rep ins/outs) repeats the access `count` times on the same port.
+  for (uint32_t i = 0; i < exit.count; ++i) {
+    auto chunk = exit.data.subspan(static_cast<size_t>(i) * exit.size, exit.size);
+    if (exit.is_write) {
+      bus.write(exit.address, chunk);
+    } else {
+      bus.read(exit.address, chunk);  // no device: all ones, like an open bus
+    }
+  }
+  record(exit, ctx);
+  return ExitAction::Continue;
+}
+
+ExitAction handle_system_event(const hv::Exit& exit, const ExitContext& ctx) {
+  record(exit, ctx);
+  switch (exit.detail) {
+    case SYSTEM_EVENT_SHUTDOWN:
+      ctx.requests.request_shutdown(ShutdownCause::GuestShutdown, 0);
+      return ExitAction::Stop;
+    case SYSTEM_EVENT_RESET:
+      ctx.requests.request_reset(ShutdownCause::GuestReset);
+      return ExitAction::Stop;
+    case SYSTEM_EVENT_CRASH:
+      ctx.requests.request_vmstop(trace::RunState::GuestPanicked, "guest crash (KVM system event)");
+      return ExitAction::Stop;
+  }
+  return internal_error(ctx, fmt::format("unhandled KVM system event {}", exit.detail));
+}
+
+}  // namespace
+
+std::string describe_exit_error(const hv::Exit& exit) {
+  if (exit.kind == hv::Exit::Kind::FailEntry) {
+    return fmt::format("VM entry failed, hardware reason 0x{:x}", exit.detail);
+  }
+  std::string text = fmt::format("KVM internal error: {} (suberror {})", suberror_name(exit.detail),
+                                 exit.detail);
+  if (!exit.extra.empty()) {
+    text += "; data";
+    for (size_t i = 0; i < exit.extra.size(); ++i) {
+      text += fmt::format("{} 0x{:x}", i == 0 ? "" : ",", exit.extra[i]);
+    }
+  }
+  return text;
+}
+
+// The vCPU loop's switch on the exit reason (kvmtool's kvm_cpu__start, QEMU's kvm_cpu_exec).
+ExitAction handle_exit(const hv::Exit& exit, const ExitContext& ctx) {
+  using Kind = hv::Exit::Kind;
+  switch (exit.kind) {
+    case Kind::Io:
+      return handle_io(exit, ctx, ctx.pio);
+    case Kind::Mmio:
+      return handle_io(exit, ctx, ctx.mmio);
+    case Kind::Interrupted:
+      // A kick (pause, queued work) or a stray signal: the loop looks at its flags.
+      return ExitAction::Continue;
+    case Kind::Hlt:
+      record(exit, ctx);
+      return ExitAction::Halt;
+    case Kind::Shutdown:
+      // Triple fault: QEMU resets the machine (or shuts down with -no-reboot).
+      record(exit, ctx);
+      ctx.requests.request_reset(ShutdownCause::GuestReset);
+      return ExitAction::Stop;
+    case Kind::SystemEvent:
+      return handle_system_event(exit, ctx);
+    case Kind::InternalError:
+    case Kind::FailEntry:
+      record(exit, ctx);
+      return internal_error(ctx, describe_exit_error(exit));
+    case Kind::Other:
+      record(exit, ctx);
+      return internal_error(ctx, fmt::format("unhandled KVM exit reason {}", exit.detail));
+  }
+  record(exit, ctx);
+  return internal_error(ctx, fmt::format("unknown exit kind {}", static_cast<int>(exit.kind)));
+}
+
+}  // namespace rrvm::core
