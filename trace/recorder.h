@@ -51,12 +51,17 @@ struct Header {
 // Fills host_kernel, cpu_vendor, cpu_model and wall_clock_start_ns from this machine.
 void fill_host_info(Header& header);
 
+// How events are stamped (docs/trace-format.md, "Ordering"). Auto picks the TSC when the kernel
+// itself uses it as its clocksource, else CLOCK_MONOTONIC.
+enum class ClockChoice : uint8_t { Auto, Tsc, Monotonic };
+
 struct RecorderOptions {
   std::string path;
   size_t chunk_bytes = 256 * 1024;         // raw Cap'n Proto bytes per compressed chunk (about)
   uint32_t flush_interval_ms = 100;        // a chunk is written at least this often
   size_t thread_buffer_bytes = 1 << 20;    // per emitting thread
   int zstd_level = 3;
+  ClockChoice clock = ClockChoice::Auto;
 };
 
 struct RecorderStats {

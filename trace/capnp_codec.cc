@@ -1,0 +1,365 @@
+#include "trace/capnp_codec.h"
+
+#include <cstring>
+
+namespace rrvm::trace::internal {
+namespace {
+
+namespace s = ::rrvm::trace::schema;
+
+// Empty strings and byte arrays stay null pointers: smaller, and read back as empty.
+#define RRVM_PUT_BLOB(builder, Name, view)                                                  \
+  do {                                                                                     \
+    if (!(view).empty()) {                                                                 \
+      std::memcpy((builder).init##Name((view).size()).begin(), (view).data(), (view).size()); \
+    }                                                                                      \
+  } while (0)
+
+std::string_view text(capnp::Text::Reader t) { return {t.cStr(), t.size()}; }
+std::span<const uint8_t> data(capnp::Data::Reader d) { return {d.begin(), d.size()}; }
+
+// A trace may hold enum values this rrvm does not know; they map to a value outside the C++ enum,
+// which the name functions print as "unknown".
+template <typename E, typename W>
+E to_enum(W wire, int count) {
+  auto v = static_cast<uint16_t>(wire);
+  return static_cast<E>(v < count ? v : 0xff);
+}
+template <typename W, typename E>
+W to_wire(E e) {
+  return static_cast<W>(static_cast<uint16_t>(e));
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+void encode_body(const EventBody& body, s::Event::Builder out) {
+  std::visit(
+      Overloaded{
+          [&](const RunStateChange& e) {
+            auto b = out.initRunStateChange();
+            b.setFrom(to_wire<s::RunState>(e.from));
+            b.setTo(to_wire<s::RunState>(e.to));
+            RRVM_PUT_BLOB(b, Reason, e.reason);
+            b.setAccepted(e.accepted);
+          },
+          [&](const NotifierCall& e) {
+            auto b = out.initNotifierCall();
+            RRVM_PUT_BLOB(b, Handler, e.handler);
+            b.setPriority(e.priority);
+            b.setPhase(to_wire<s::NotifierPhase>(e.phase));
+            b.setRunning(e.running);
+            b.setState(to_wire<s::RunState>(e.state));
+          },
+          [&](const MsrAccess& e) {
+            auto b = out.initMsrAccess();
+            b.setVcpu(e.vcpu);
+            b.setOp(to_wire<s::MsrOp>(e.op));
+            b.setLevel(to_wire<s::SyncLevel>(e.level));
+            auto entries = b.initEntries(static_cast<unsigned>(e.entries.size()));
+            for (unsigned i = 0; i < e.entries.size(); ++i) {
+              entries[i].setIndex(e.entries[i].index);
+              entries[i].setValue(e.entries[i].value);
+            }
+            b.setRequested(e.requested);
+            b.setProcessed(e.processed);
+            b.setErr(e.err);
+          },
+          [&](const ClockAccess& e) {
+            auto b = out.initClockAccess();
+            b.setOp(to_wire<s::ClockOp>(e.op));
+            b.setClockNs(e.clock_ns);
+            b.setFlags(e.flags);
+            b.setHostTsc(e.host_tsc);
+            b.setRealtimeNs(e.realtime_ns);
+            b.setErr(e.err);
+          },
+          [&](const KvmclockCtrl& e) {
+            auto b = out.initKvmclockCtrl();
+            b.setVcpu(e.vcpu);
+            b.setErr(e.err);
+          },
+          [&](const TscRead& e) {
+            auto b = out.initTscRead();
+            b.setVcpu(e.vcpu);
+            b.setTsc(e.tsc);
+          },
+          [&](const TscKhz& e) {
+            auto b = out.initTscKhz();
+            b.setVcpu(e.vcpu);
+            b.setSet(e.set);
+            b.setKhz(e.khz);
+            b.setErr(e.err);
+          },
+          [&](const DeviceStatusWrite& e) {
+            auto b = out.initDeviceStatusWrite();
+            RRVM_PUT_BLOB(b, Device, e.device);
+            RRVM_PUT_BLOB(b, Transport, e.transport);
+            b.setOldStatus(e.old_status);
+            b.setNewStatus(e.new_status);
+            b.setSource(to_wire<s::StatusSource>(e.source));
+            b.setAccepted(e.accepted);
+            RRVM_PUT_BLOB(b, Reason, e.reason);
+          },
+          [&](const DeviceReset& e) {
+            auto b = out.initDeviceReset();
+            RRVM_PUT_BLOB(b, Device, e.device);
+            RRVM_PUT_BLOB(b, Reason, e.reason);
+          },
+          [&](const DeviceBackend& e) {
+            auto b = out.initDeviceBackend();
+            RRVM_PUT_BLOB(b, Device, e.device);
+            b.setOp(to_wire<s::BackendOp>(e.op));
+            RRVM_PUT_BLOB(b, Reason, e.reason);
+          },
+          [&](const VcpuExit& e) {
+            auto b = out.initVcpuExit();
+            b.setVcpu(e.vcpu);
+            b.setKind(to_wire<s::ExitKind>(e.kind));
+            b.setAddress(e.address);
+            b.setSize(e.size);
+            b.setIsWrite(e.is_write);
+            RRVM_PUT_BLOB(b, Data, e.data);
+            b.setDetail(e.detail);
+          },
+          [&](const MonitorCommand& e) {
+            std::memcpy(out.initMonitorCommand(e.json.size()).begin(), e.json.data(), e.json.size());
+          },
+          [&](const MonitorReply& e) {
+            std::memcpy(out.initMonitorReply(e.json.size()).begin(), e.json.data(), e.json.size());
+          },
+          [&](const MigrationEvent& e) {
+            auto b = out.initMigration();
+            b.setPhase(to_wire<s::MigrationPhase>(e.phase));
+            b.setIteration(e.iteration);
+            b.setDirtyPages(e.dirty_pages);
+            b.setBytes(e.bytes);
+            b.setDowntimeNs(e.downtime_ns);
+            RRVM_PUT_BLOB(b, Detail, e.detail);
+          },
+          [&](const SnapshotSection& e) {
+            auto b = out.initSnapshotSection();
+            b.setOp(to_wire<s::SectionOp>(e.op));
+            RRVM_PUT_BLOB(b, Device, e.device);
+            b.setBytes(e.bytes);
+            b.setChecksum(e.checksum);
+            b.setOk(e.ok);
+            RRVM_PUT_BLOB(b, Error, e.error);
+          },
+          [&](const UserMark& e) {
+            std::memcpy(out.initUserMark(e.text.size()).begin(), e.text.data(), e.text.size());
+          },
+          [&](const Warning& e) {
+            auto b = out.initWarning();
+            RRVM_PUT_BLOB(b, Component, e.component);
+            RRVM_PUT_BLOB(b, Text, e.text);
+          },
+          [&](const HvCall& e) {
+            auto b = out.initHvCall();
+            b.setVcpu(e.vcpu);
+            RRVM_PUT_BLOB(b, Name, e.name);
+            b.setResult(e.result);
+            b.setErr(e.err);
+            RRVM_PUT_BLOB(b, Payload, e.payload);
+          },
+          [&](const SpanBegin& e) {
+            auto b = out.initSpanBegin();
+            b.setParent(e.parent);
+            RRVM_PUT_BLOB(b, Name, e.name);
+          },
+          [&](const SpanEnd&) { out.setSpanEnd(); },
+          [&](const Dropped& e) { out.initDropped().setCount(e.count); },
+          [&](const std::monostate&) { out.setSpanEnd(); },  // never encoded: the writer knows all types
+      },
+      body);
+}
+
+EventBody decode_body(s::Event::Reader in, std::vector<MsrEntry>* msr_scratch) {
+  switch (in.which()) {
+    case s::Event::RUN_STATE_CHANGE: {
+      auto r = in.getRunStateChange();
+      return RunStateChange{to_enum<RunState>(r.getFrom(), RUN_STATE_COUNT),
+                            to_enum<RunState>(r.getTo(), RUN_STATE_COUNT), text(r.getReason()),
+                            r.getAccepted()};
+    }
+    case s::Event::NOTIFIER_CALL: {
+      auto r = in.getNotifierCall();
+      return NotifierCall{text(r.getHandler()), r.getPriority(),
+                          to_enum<NotifierPhase>(r.getPhase(), 2), r.getRunning(),
+                          to_enum<RunState>(r.getState(), RUN_STATE_COUNT)};
+    }
+    case s::Event::MSR_ACCESS: {
+      auto r = in.getMsrAccess();
+      auto entries = r.getEntries();
+      msr_scratch->clear();
+      msr_scratch->reserve(entries.size());
+      for (auto entry : entries) msr_scratch->push_back({entry.getIndex(), entry.getValue()});
+      return MsrAccess{r.getVcpu(),      to_enum<MsrOp>(r.getOp(), 2),
+                       to_enum<SyncLevel>(r.getLevel(), 4), *msr_scratch,
+                       r.getRequested(), r.getProcessed(),
+                       r.getErr()};
+    }
+    case s::Event::CLOCK_ACCESS: {
+      auto r = in.getClockAccess();
+      return ClockAccess{to_enum<ClockOp>(r.getOp(), 2), r.getClockNs(), r.getFlags(),
+                         r.getHostTsc(), r.getRealtimeNs(), r.getErr()};
+    }
+    case s::Event::KVMCLOCK_CTRL: {
+      auto r = in.getKvmclockCtrl();
+      return KvmclockCtrl{r.getVcpu(), r.getErr()};
+    }
+    case s::Event::TSC_READ: {
+      auto r = in.getTscRead();
+      return TscRead{r.getVcpu(), r.getTsc()};
+    }
+    case s::Event::TSC_KHZ: {
+      auto r = in.getTscKhz();
+      return TscKhz{r.getVcpu(), r.getSet(), r.getKhz(), r.getErr()};
+    }
+    case s::Event::DEVICE_STATUS_WRITE: {
+      auto r = in.getDeviceStatusWrite();
+      return DeviceStatusWrite{text(r.getDevice()),  text(r.getTransport()),
+                               r.getOldStatus(),     r.getNewStatus(),
+                               to_enum<StatusSource>(r.getSource(), 3), r.getAccepted(),
+                               text(r.getReason())};
+    }
+    case s::Event::DEVICE_RESET: {
+      auto r = in.getDeviceReset();
+      return DeviceReset{text(r.getDevice()), text(r.getReason())};
+    }
+    case s::Event::DEVICE_BACKEND: {
+      auto r = in.getDeviceBackend();
+      return DeviceBackend{text(r.getDevice()), to_enum<BackendOp>(r.getOp(), 2),
+                           text(r.getReason())};
+    }
+    case s::Event::VCPU_EXIT: {
+      auto r = in.getVcpuExit();
+      return VcpuExit{r.getVcpu(),    to_enum<ExitKind>(r.getKind(), 10), r.getAddress(),
+                      r.getSize(),    r.getIsWrite(),                     data(r.getData()),
+                      r.getDetail()};
+    }
+    case s::Event::MONITOR_COMMAND:
+      return MonitorCommand{text(in.getMonitorCommand())};
+    case s::Event::MONITOR_REPLY:
+      return MonitorReply{text(in.getMonitorReply())};
+    case s::Event::MIGRATION: {
+      auto r = in.getMigration();
+      return MigrationEvent{to_enum<MigrationPhase>(r.getPhase(), 8), r.getIteration(),
+                            r.getDirtyPages(), r.getBytes(), r.getDowntimeNs(),
+                            text(r.getDetail())};
+    }
+    case s::Event::SNAPSHOT_SECTION: {
+      auto r = in.getSnapshotSection();
+      return SnapshotSection{to_enum<SectionOp>(r.getOp(), 2), text(r.getDevice()), r.getBytes(),
+                             r.getChecksum(), r.getOk(), text(r.getError())};
+    }
+    case s::Event::USER_MARK:
+      return UserMark{text(in.getUserMark())};
+    case s::Event::WARNING: {
+      auto r = in.getWarning();
+      return Warning{text(r.getComponent()), text(r.getText())};
+    }
+    case s::Event::HV_CALL: {
+      auto r = in.getHvCall();
+      return HvCall{r.getVcpu(), text(r.getName()), r.getResult(), r.getErr(),
+                    data(r.getPayload())};
+    }
+    case s::Event::SPAN_BEGIN: {
+      auto r = in.getSpanBegin();
+      return SpanBegin{r.getParent(), text(r.getName())};
+    }
+    case s::Event::SPAN_END:
+      return SpanEnd{};
+    case s::Event::DROPPED:
+      return Dropped{in.getDropped().getCount()};
+  }
+  return std::monostate{};
+}
+
+}  // namespace
+
+void encode_event(const EventRecord& in, s::Event::Builder out) {
+  out.setSeq(in.seq);
+  out.setTimeNs(in.time_ns);
+  out.setThread(in.thread);
+  out.setSpan(in.span);
+  encode_body(in.body, out);
+}
+
+void decode_event(s::Event::Reader in, EventRecord& out, std::vector<MsrEntry>* msr_scratch) {
+  out.seq = in.getSeq();
+  out.time_ns = in.getTimeNs();
+  out.thread = in.getThread();
+  out.span = in.getSpan();
+  out.body = decode_body(in, msr_scratch);
+}
+
+void encode_thread(const ThreadInfo& in, s::ThreadInfo::Builder out) {
+  out.setId(in.id);
+  out.setName(in.name);
+  out.setVcpu(in.vcpu);
+  out.setTid(in.tid);
+}
+
+ThreadInfo decode_thread(s::ThreadInfo::Reader in) {
+  return ThreadInfo{in.getId(), std::string(text(in.getName())), in.getVcpu(), in.getTid()};
+}
+
+void encode_header(const TraceHeader& in, s::Header::Builder out) {
+  const Header& h = in.header;
+  out.setFormatVersion(in.format_version);
+  out.setRrvmVersion(h.rrvm_version);
+  out.setHostKernel(h.host_kernel);
+  out.setKvmApiVersion(h.kvm_api_version);
+  auto caps = out.initKvmCaps(static_cast<unsigned>(h.kvm_caps.size()));
+  for (unsigned i = 0; i < h.kvm_caps.size(); ++i) {
+    caps[i].setName(h.kvm_caps[i].first);
+    caps[i].setValue(h.kvm_caps[i].second);
+  }
+  out.setCpuVendor(h.cpu_vendor);
+  out.setCpuModel(h.cpu_model);
+  out.setTscKhz(h.tsc_khz);
+  auto c = out.initConfig();
+  c.setMemoryBytes(h.config.memory_bytes);
+  c.setVcpus(h.config.vcpus);
+  c.setKernel(h.config.kernel);
+  c.setInitrd(h.config.initrd);
+  c.setCmdline(h.config.cmdline);
+  auto devices = c.initDevices(static_cast<unsigned>(h.config.devices.size()));
+  for (unsigned i = 0; i < h.config.devices.size(); ++i) devices.set(i, h.config.devices[i]);
+  c.setRole(h.config.role);
+  out.setWallClockStartNs(h.wall_clock_start_ns);
+  out.setMonotonicStartNs(in.monotonic_start_ns);
+  out.setClockSource(in.clock_source);
+}
+
+TraceHeader decode_header(s::Header::Reader in) {
+  TraceHeader out;
+  Header& h = out.header;
+  out.format_version = in.getFormatVersion();
+  h.rrvm_version = text(in.getRrvmVersion());
+  h.host_kernel = text(in.getHostKernel());
+  h.kvm_api_version = in.getKvmApiVersion();
+  for (auto cap : in.getKvmCaps()) h.kvm_caps.emplace_back(text(cap.getName()), cap.getValue());
+  h.cpu_vendor = text(in.getCpuVendor());
+  h.cpu_model = text(in.getCpuModel());
+  h.tsc_khz = in.getTscKhz();
+  auto c = in.getConfig();
+  h.config.memory_bytes = c.getMemoryBytes();
+  h.config.vcpus = c.getVcpus();
+  h.config.kernel = text(c.getKernel());
+  h.config.initrd = text(c.getInitrd());
+  h.config.cmdline = text(c.getCmdline());
+  for (auto d : c.getDevices()) h.config.devices.emplace_back(text(d));
+  h.config.role = text(c.getRole());
+  h.wall_clock_start_ns = in.getWallClockStartNs();
+  out.monotonic_start_ns = in.getMonotonicStartNs();
+  out.clock_source = text(in.getClockSource());
+  return out;
+}
+
+}  // namespace rrvm::trace::internal
