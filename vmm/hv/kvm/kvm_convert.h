@@ -2,7 +2,7 @@
 // backend.
 #pragma once
 
-#include <linux/kvm.h>
+#include "vmm/hv/kvm/linux_kvm.h"
 
 #include "vmm/hv/types.h"
 

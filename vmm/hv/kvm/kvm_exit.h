@@ -2,7 +2,7 @@
 // made-up exits. Private to the KVM backend.
 #pragma once
 
-#include <linux/kvm.h>
+#include "vmm/hv/kvm/linux_kvm.h"
 
 #include <span>
 

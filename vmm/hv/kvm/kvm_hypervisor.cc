@@ -1,7 +1,7 @@
 #include "vmm/hv/kvm/kvm_hypervisor.h"
 
 #include <fcntl.h>
-#include <linux/kvm.h>
+#include "vmm/hv/kvm/linux_kvm.h"
 #include <sys/ioctl.h>
 
 #include <spdlog/spdlog.h>

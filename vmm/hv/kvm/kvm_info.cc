@@ -1,4 +1,4 @@
-#include <linux/kvm.h>
+#include "vmm/hv/kvm/linux_kvm.h"
 
 #include <utility>
 

@@ -1,6 +1,6 @@
 #include "vmm/hv/kvm/kvm_vcpu.h"
 
-#include <linux/kvm.h>
+#include "vmm/hv/kvm/linux_kvm.h"
 #include <signal.h>
 #include <sys/ioctl.h>
 
@@ -13,7 +13,7 @@
 namespace rrvm::hv::kvm {
 namespace {
 
-constexpr size_t LEGACY_XSAVE_BYTES = sizeof(kvm_xsave);  // 4096
+constexpr size_t LEGACY_XSAVE_BYTES = sizeof(kvm_xsave);  // 4096: KVM_GET_XSAVE's fixed area
 
 void ignore_signal(int) {}
 

@@ -1,6 +1,6 @@
 #include "vmm/hv/kvm/kvm_vm.h"
 
-#include <linux/kvm.h>
+#include "vmm/hv/kvm/linux_kvm.h"
 #include <sys/ioctl.h>
 
 #include <cstdio>
