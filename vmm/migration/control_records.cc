@@ -46,6 +46,11 @@ Status send_ack(Channel& channel, bool ok, const std::string& error) {
 
 Status receive_ack(Channel& channel) {
   StreamReader reader(channel, "reply from the migration target " + channel.name());
+  RRVM_ASSIGN_OR_RETURN(bool closed, reader.at_end());
+  if (closed) {
+    return make_error("migration channel " + channel.name() +
+                      ": the peer closed the connection without acknowledging the stream");
+  }
   RRVM_ASSIGN_OR_RETURN(Record record, reader.next());
   if (record.kind != RecordKind::Ack) {
     return reader.error_at(record.offset, "reply", "expected an ack record, got a " +

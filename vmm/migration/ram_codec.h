@@ -8,6 +8,7 @@
 
 #include "vmm/base/result.h"
 #include "vmm/core/guest_memory.h"
+#include "vmm/migration/byte_buffer.h"
 #include "vmm/migration/format.h"
 
 struct ZSTD_CCtx_s;
@@ -41,8 +42,8 @@ class RunEncoder {
  private:
   int level_;
   ZSTD_CCtx_s* cctx_;
-  std::vector<uint8_t> gather_;      // the non-zero pages, packed
-  std::vector<uint8_t> compressed_;
+  ByteBuffer gather_;  // the non-zero pages, packed
+  ByteBuffer compressed_;
   EncodedRun run_;
 };
 
@@ -65,7 +66,7 @@ class RunDecoder {
 
  private:
   ZSTD_DCtx_s* dctx_;
-  std::vector<uint8_t> scratch_;
+  ByteBuffer scratch_;
 };
 
 }  // namespace rrvm::migration

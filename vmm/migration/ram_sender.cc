@@ -17,7 +17,6 @@ uint64_t ns_since(Clock::time_point t) {
 }
 
 constexpr auto RATE_SLOT = std::chrono::milliseconds(100);
-constexpr uint32_t RUNS_PER_REPORT = 16;
 
 }  // namespace
 
@@ -68,15 +67,14 @@ Status RamSender::send_run(uint64_t gpa, const uint8_t* host, uint32_t pages, co
   pass.data_pages += pages - run->zero_pages;
   pass.bytes += bytes;
   slot_bytes_ += bytes;
+  const uint64_t written = writer_.bytes_written();
   progress_.update([&](MigrationStats& s) {
     s.pages_sent += pages - run->zero_pages;
     s.zero_pages += run->zero_pages;
+    s.ram_transferred = s.stream_bytes = written;
   });
-  if (++runs_since_report_ >= RUNS_PER_REPORT) {
-    runs_since_report_ = 0;
-    report(false);
-  }
-  return throttle();
+  // As in QEMU, the rate limit is lifted once the VM is stopped: it would only add downtime.
+  return stable ? ok_status() : throttle();
 }
 
 Status RamSender::send_region_all(size_t region, const std::optional<PageResidency>& residency, PassResult& pass) {

@@ -55,7 +55,6 @@ class RamSender {
   double ns_per_page_ = 0;
   bool have_rate_ = false;
   std::chrono::steady_clock::time_point last_sync_{};
-  uint32_t runs_since_report_ = 0;
   // Rate limiting in 100 ms slots, as QEMU does.
   std::chrono::steady_clock::time_point slot_start_{};
   uint64_t slot_bytes_ = 0;

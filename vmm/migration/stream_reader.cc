@@ -21,7 +21,7 @@ Error StreamReader::error_at(uint64_t offset, std::string_view what, const std::
                     ": " + detail);
 }
 
-Status StreamReader::fill(std::span<uint8_t> out, uint64_t record_offset, std::string_view what) {
+Status StreamReader::fill(std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {
     if (buffer_pos_ < buffer_len_) {
@@ -32,15 +32,10 @@ Status StreamReader::fill(std::span<uint8_t> out, uint64_t record_offset, std::s
       continue;
     }
     // Large remainders go straight into `out`; small ones through the read-ahead buffer.
-    std::span<uint8_t> dest = out.size() - done >= buffer_.size() / 2
-                                  ? out.subspan(done)
-                                  : std::span<uint8_t>(buffer_);
+    std::span<uint8_t> dest = out.size() - done >= buffer_.size() / 2 ? out.subspan(done) : buffer_.span();
     Result<size_t> n = channel_.read_some(dest);
-    if (!n.ok()) return error_at(record_offset, what, n.error().describe());
-    if (*n == 0) {
-      return error_at(record_offset, what,
-                      "truncated: the stream ends at offset " + std::to_string(offset_ + done));
-    }
+    if (!n.ok()) return n.error();
+    if (*n == 0) return make_error("truncated: the stream ends at offset " + std::to_string(offset_ + done));
     if (dest.data() == buffer_.data()) {
       buffer_pos_ = 0;
       buffer_len_ = *n;
@@ -55,7 +50,7 @@ Status StreamReader::fill(std::span<uint8_t> out, uint64_t record_offset, std::s
 
 Status StreamReader::read_preamble() {
   uint8_t preamble[PREAMBLE_BYTES];
-  RRVM_TRY(fill(preamble, 0, "preamble"));
+  if (Status s = fill(preamble); !s.ok()) return error_at(0, "preamble", s.error().describe());
   if (std::memcmp(preamble, STREAM_MAGIC, sizeof STREAM_MAGIC) != 0) {
     return error_at(0, "preamble", "bad magic: not an rrvm snapshot or migration stream");
   }
@@ -66,6 +61,16 @@ Status StreamReader::read_preamble() {
                                        std::to_string(FORMAT_VERSION));
   }
   return ok_status();
+}
+
+Result<bool> StreamReader::at_end() {
+  if (buffer_pos_ < buffer_len_) return false;
+  // Whatever arrives is kept in the read-ahead buffer for the next record.
+  Result<size_t> n = channel_.read_some(buffer_.span());
+  if (!n.ok()) return error_at(offset_, "end of stream", n.error().describe());
+  buffer_pos_ = 0;
+  buffer_len_ = *n;
+  return *n == 0;
 }
 
 Status StreamReader::check_lengths(const Frame& frame, RecordKind kind, uint64_t at) const {
@@ -90,7 +95,7 @@ Result<Record> StreamReader::next() {
   // The End record's checksum covers the bytes before its frame: take it before reading the frame.
   record.checksum_before = checksum_.value();
   uint8_t frame_bytes[FRAME_BYTES];
-  RRVM_TRY(fill(frame_bytes, record.offset, "record frame"));
+  if (Status s = fill(frame_bytes); !s.ok()) return error_at(record.offset, "record frame", s.error().describe());
   Frame frame = decode_frame(frame_bytes);
   if (!known_kind(frame.kind)) {
     return error_at(record.offset, "record frame", "unknown record kind " + std::to_string(frame.kind));
@@ -98,12 +103,15 @@ Result<Record> StreamReader::next() {
   record.kind = static_cast<RecordKind>(frame.kind);
   RRVM_TRY(check_lengths(frame, record.kind, record.offset));
   std::string what = std::string(record_kind_name(record.kind)) + " record";
-  descriptor_.resize(frame.descriptor_bytes);
-  RRVM_TRY(fill(descriptor_, record.offset, what));
-  payload_.resize(frame.payload_bytes);
-  RRVM_TRY(fill(payload_, record.offset, what));
-  record.descriptor = descriptor_;
-  record.payload = payload_;
+  std::span<uint8_t> descriptor = descriptor_.resize(frame.descriptor_bytes);
+  if (Status s = fill(descriptor); !s.ok()) return error_at(record.offset, what, s.error().describe());
+  std::span<uint8_t> payload = payload_.resize(frame.payload_bytes);
+  if (Status s = fill(payload); !s.ok()) {
+    if (namer_) what = namer_(record.kind, descriptor);
+    return error_at(record.offset, what, s.error().describe());
+  }
+  record.descriptor = descriptor;
+  record.payload = payload;
   return record;
 }
 

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "vmm/migration/byte_buffer.h"
 #include "vmm/migration/channel.h"
 #include "vmm/migration/checksum.h"
 #include "vmm/migration/format.h"
@@ -29,7 +31,15 @@ class StreamReader {
   // stream_name prefixes every error: "snapshot /x.snap", "migration stream unix:/m.sock".
   StreamReader(Channel& channel, std::string stream_name);
 
+  // Names a record for error messages from its kind and descriptor ("section 'cpu/1'"); without
+  // one, records are named by kind ("section record").
+  using RecordNamer = std::function<std::string(RecordKind, std::span<const uint8_t> descriptor)>;
+  void set_namer(RecordNamer namer) { namer_ = std::move(namer); }
+
   Status read_preamble();
+  // True when the stream has no byte after what was read (a snapshot file must end at End; a
+  // live source's reply must not be missing). Blocks until a byte or the end arrives.
+  Result<bool> at_end();
   // The next record; an error for a truncated stream, an unknown kind or a length over its cap.
   Result<Record> next();
 
@@ -39,17 +49,18 @@ class StreamReader {
   uint64_t offset() const { return offset_; }
 
  private:
-  // Fills out completely or fails naming `what`; bytes_read reports how far it got.
-  Status fill(std::span<uint8_t> out, uint64_t record_offset, std::string_view what);
+  // Fills out completely; the error is only the detail (the caller names the record).
+  Status fill(std::span<uint8_t> out);
   Status check_lengths(const Frame& frame, RecordKind kind, uint64_t at) const;
 
   Channel& channel_;
   std::string stream_name_;
-  std::vector<uint8_t> buffer_;   // read-ahead
+  RecordNamer namer_;
+  ByteBuffer buffer_;             // read-ahead
   size_t buffer_pos_ = 0;
   size_t buffer_len_ = 0;
-  std::vector<uint8_t> descriptor_;
-  std::vector<uint8_t> payload_;
+  ByteBuffer descriptor_;
+  ByteBuffer payload_;
   StreamChecksum checksum_;
   uint64_t offset_ = 0;           // bytes consumed
 };

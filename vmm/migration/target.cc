@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+
 #include "trace/names.h"
 #include "trace/recorder.h"
 #include "trace/span.h"
@@ -25,6 +27,25 @@ void emit_phase(MigrationPhase phase, uint32_t iteration, uint64_t bytes, std::s
 std::string stream_name(const Channel& channel) {
   if (channel.name().rfind("file:", 0) == 0) return "snapshot " + channel.name().substr(5);
   return "migration stream from " + channel.name();
+}
+
+// "section 'cpu/1'", "RAM run at gpa 0x1000": names records in errors about their payload.
+std::string name_record(RecordKind kind, std::span<const uint8_t> descriptor) {
+  std::string name = std::string(record_kind_name(kind)) + " record";
+  if (kind == RecordKind::Section) {
+    (void)read_message<schema::SectionHeader>(descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::SectionHeader::Reader r) {
+      name = "section '" + std::string(r.getName().cStr()).substr(0, MAX_SECTION_NAME) + "'";
+      return ok_status();
+    });
+  } else if (kind == RecordKind::RamRun) {
+    (void)read_message<schema::RamRun>(descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::RamRun::Reader r) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "RAM run at gpa 0x%llx", static_cast<unsigned long long>(r.getGpa()));
+      name = buf;
+      return ok_status();
+    });
+  }
+  return name;
 }
 
 }  // namespace
@@ -87,6 +108,7 @@ Status MigrationTarget::run_stages() {
 
 Status MigrationTarget::receive() {
   StreamReader reader(*channel_, stream_name(*channel_));
+  reader.set_namer(name_record);
   RRVM_TRY(reader.read_preamble());
   RRVM_ASSIGN_OR_RETURN(Record first, reader.next());
   if (first.kind != RecordKind::Header) {
@@ -204,9 +226,8 @@ Status MigrationTarget::receive_end(StreamReader& reader, const Record& record, 
                            "section '" + header.sections[sections_.size()].name + "' is missing");
   }
   if (!channel_->live()) {
-    uint8_t extra = 0;
-    RRVM_ASSIGN_OR_RETURN(size_t n, channel_->read_some(std::span<uint8_t>(&extra, 1)));
-    if (n != 0) return reader.error_at(reader.offset(), "end of stream", "trailing bytes after the end record");
+    RRVM_ASSIGN_OR_RETURN(bool at_end, reader.at_end());
+    if (!at_end) return reader.error_at(reader.offset(), "end of stream", "trailing bytes after the end record");
   }
   progress_.update([&](MigrationStats& s) { s.ram_transferred = s.stream_bytes = reader.offset(); });
   return ok_status();
@@ -233,7 +254,7 @@ Status MigrationTarget::load_sections() {
     std::string error = loaded.ok() ? std::string() : loaded.error().describe();
     trace::emit(trace::SnapshotSection{trace::SectionOp::Load, section.name, section.data.size(), section.checksum,
                                        loaded.ok(), error});
-    if (!loaded.ok()) return make_error(uri_ + ": section '" + section.name + "': " + error);
+    if (!loaded.ok()) return make_error(stream_name(*channel_) + ": section '" + section.name + "': " + error);
   }
   return ok_status();
 }
