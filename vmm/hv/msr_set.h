@@ -16,7 +16,8 @@
 //   - a get reads everything of a FULL put plus TSC_DEADLINE; IA32_TSC only when asked (kvmclock
 //     caches the TSC while the VM is stopped, QEMU's env->tsc_valid).
 // Every list is intersected with KVM_GET_MSR_INDEX_LIST: an MSR KVM does not list is skipped (as
-// Firecracker does), so the same code works on every host.
+// Firecracker does), so the same code works on every host. The lists assume an in-kernel LAPIC
+// (rrvm always creates one): without it KVM refuses MSR_KVM_ASYNC_PF_INT.
 //
 // Deliberate differences from QEMU: kvmclock is synchronized through the _NEW MSRs (0x4b564d00/01)
 // that the rrvm guest and Linux use; KVM keeps one value behind both the legacy (0x11/0x12) and
