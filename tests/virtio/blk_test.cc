@@ -1,0 +1,312 @@
+// virtio-blk against a temporary raw image: read, write, flush, get-id, discard, bounds,
+// read-only images, malformed requests; the image's other bytes are never touched.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "tests/virtio/virtio_test_rig.h"
+#include "vmm/devices/virtio/blk.h"
+
+namespace rrvm::virtio::testing {
+namespace {
+
+constexpr uint16_t R = 0, W = DESC_F_WRITE, N = DESC_F_NEXT;
+constexpr uint64_t SECTORS = 64;
+
+std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 9));
+  return v;
+}
+
+// A raw image in a fresh temporary directory, removed at the end of the test.
+class TempImage {
+ public:
+  explicit TempImage(const std::vector<uint8_t>& contents) {
+    char tmpl[] = "/tmp/rrvm-blk-test-XXXXXX";
+    RRVM_CHECK(::mkdtemp(tmpl) != nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/disk.img";
+    std::ofstream(path_, std::ios::binary)
+        .write(reinterpret_cast<const char*>(contents.data()), contents.size());
+  }
+  ~TempImage() { std::filesystem::remove_all(dir_); }
+  const std::string& path() const { return path_; }
+  std::vector<uint8_t> contents() const {
+    std::ifstream f(path_, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  }
+
+ private:
+  std::string dir_, path_;
+};
+
+struct BlkRig {
+  explicit BlkRig(bool read_only = false, std::string serial = "")
+      : image(pattern(SECTORS * 512, 1)), original(image.contents()) {
+    auto dev = BlkDevice::create(BlkConfig{"virtio-blk0", image.path(), read_only, serial});
+    RRVM_CHECK(dev.ok());
+    rig = std::make_unique<TransportRig<BlkDevice>>(std::move(dev).value());
+    ring = std::make_unique<RingWriter>(rig->mem, q);
+    rig->transport->vm_state_changed(true, trace::RunState::Running);
+    EXPECT_EQ(rig->driver.bring_up(q), STATUS_LIVE);
+  }
+
+  struct Sent {
+    uint64_t status_addr;
+    std::vector<uint64_t> data;  // one address per data buffer
+  };
+  // Header, data buffers (device-writable when `in`), status byte: one descriptor each.
+  Sent send(uint32_t type, uint64_t sector, std::vector<uint32_t> data_lens, bool in) {
+    Sent s;
+    uint64_t hdr = ring->alloc(16);
+    RRVM_CHECK(rig->mem.write_obj<uint32_t>(hdr, type).ok());
+    RRVM_CHECK(rig->mem.write_obj<uint32_t>(hdr + 4, 0).ok());
+    RRVM_CHECK(rig->mem.write_obj<uint64_t>(hdr + 8, sector).ok());
+    uint16_t d = 0;
+    ring->set_desc(d, hdr, 16, R | N, d + 1);
+    for (uint32_t len : data_lens) {
+      uint64_t buf = ring->alloc(len);
+      s.data.push_back(buf);
+      ++d;
+      ring->set_desc(d, buf, len, (in ? W : R) | N, d + 1);
+    }
+    s.status_addr = ring->alloc(1);
+    RRVM_CHECK(rig->mem.write_obj<uint8_t>(s.status_addr, 0xee).ok());
+    ring->set_desc(++d, s.status_addr, 1, W);
+    ring->publish(0);
+    rig->driver.notify(0);
+    return s;
+  }
+  uint8_t status_of(const Sent& s) { return rig->mem.read_obj<uint8_t>(s.status_addr).value(); }
+  std::vector<uint8_t> guest_bytes(uint64_t gpa, size_t n) {
+    std::vector<uint8_t> v(n);
+    RRVM_CHECK(rig->mem.read(gpa, v.data(), n).ok());
+    return v;
+  }
+  void fill_guest(uint64_t gpa, const std::vector<uint8_t>& bytes) {
+    RRVM_CHECK(rig->mem.write(gpa, bytes.data(), bytes.size()).ok());
+  }
+
+  TempImage image;
+  std::vector<uint8_t> original;
+  QueueLayout q;
+  std::unique_ptr<TransportRig<BlkDevice>> rig;
+  std::unique_ptr<RingWriter> ring;
+};
+
+TEST(Blk, MissingImageIsAClearError) {
+  auto dev = BlkDevice::create(BlkConfig{"virtio-blk0", "/nonexistent/rrvm/disk.img", false, ""});
+  ASSERT_FALSE(dev.ok());
+  EXPECT_NE(dev.error().describe().find("/nonexistent/rrvm/disk.img"), std::string::npos);
+  EXPECT_EQ(dev.error().err, ENOENT);
+}
+
+TEST(Blk, ImageInUseByAnotherWriterIsRefused) {
+  TempImage img(pattern(4096, 0));
+  auto first = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, ""});
+  ASSERT_TRUE(first.ok());
+  auto second = BlkDevice::create(BlkConfig{"virtio-blk1", img.path(), false, ""});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().describe().find("another VM"), std::string::npos);
+}
+
+TEST(Blk, SerialLongerThan20BytesIsRefused) {
+  TempImage img(pattern(4096, 0));
+  auto dev = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, std::string(21, 's')});
+  EXPECT_FALSE(dev.ok());
+}
+
+TEST(Blk, ConfigSpaceAndFeatures) {
+  BlkRig b;
+  MmioDriver& d = b.rig->driver;
+  EXPECT_EQ(d.read32(REG_DEVICE_ID), DEVICE_ID_BLOCK);
+  uint8_t cap[8];
+  b.rig->transport->read(REG_CONFIG + BLK_CFG_CAPACITY, cap);
+  uint64_t capacity;
+  std::memcpy(&capacity, cap, 8);
+  EXPECT_EQ(capacity, SECTORS);
+  EXPECT_EQ(d.read32(REG_CONFIG + BLK_CFG_BLK_SIZE), 512u);
+  EXPECT_EQ(d.read32(REG_CONFIG + BLK_CFG_SEG_MAX), BlkDevice::SEG_MAX);
+  uint64_t f = d.device_features();
+  EXPECT_TRUE(f & feature_bit(BLK_F_FLUSH));
+  EXPECT_TRUE(f & feature_bit(BLK_F_DISCARD));
+  EXPECT_FALSE(f & feature_bit(BLK_F_RO));
+
+  BlkRig ro(true);
+  uint64_t rof = ro.rig->driver.device_features();
+  EXPECT_TRUE(rof & feature_bit(BLK_F_RO));
+  EXPECT_FALSE(rof & feature_bit(BLK_F_DISCARD));
+}
+
+TEST(Blk, ReadIntoTwoBuffers) {
+  BlkRig b;
+  auto s = b.send(BLK_T_IN, 2, {512, 1024}, true);
+  EXPECT_EQ(b.status_of(s), BLK_S_OK);
+  EXPECT_EQ(b.guest_bytes(s.data[0], 512),
+            std::vector<uint8_t>(b.original.begin() + 1024, b.original.begin() + 1536));
+  EXPECT_EQ(b.guest_bytes(s.data[1], 1024),
+            std::vector<uint8_t>(b.original.begin() + 1536, b.original.begin() + 2560));
+  EXPECT_EQ(b.ring->used(0), (std::pair<uint32_t, uint32_t>{0, 1537}));
+  EXPECT_EQ(b.rig->irq->count, 1);
+}
+
+TEST(Blk, WriteTouchesExactlyItsSectors) {
+  BlkRig b;
+  // Header and the first data bytes share one descriptor (§2.6.4: framing is free).
+  std::vector<uint8_t> data = pattern(1536, 99);
+  uint64_t first = b.ring->alloc(16 + 1000), rest = b.ring->alloc(536), st = b.ring->alloc(1);
+  RRVM_CHECK(b.rig->mem.write_obj<uint32_t>(first, BLK_T_OUT).ok());
+  RRVM_CHECK(b.rig->mem.write_obj<uint64_t>(first + 8, 5).ok());
+  b.fill_guest(first + 16, std::vector<uint8_t>(data.begin(), data.begin() + 1000));
+  b.fill_guest(rest, std::vector<uint8_t>(data.begin() + 1000, data.end()));
+  b.ring->set_desc(0, first, 16 + 1000, R | N, 1);
+  b.ring->set_desc(1, rest, 536, R | N, 2);
+  b.ring->set_desc(2, st, 1, W);
+  b.ring->publish(0);
+  b.rig->driver.notify(0);
+  EXPECT_EQ(b.rig->mem.read_obj<uint8_t>(st).value(), BLK_S_OK);
+  std::vector<uint8_t> expect = b.original;
+  std::copy(data.begin(), data.end(), expect.begin() + 5 * 512);
+  EXPECT_EQ(b.image.contents(), expect);
+  EXPECT_EQ(b.ring->used(0).second, 1u) << "a write stores only the status byte";
+}
+
+TEST(Blk, FlushAndGetId) {
+  BlkRig b(false, "rrvm-disk-7");
+  auto flush = b.send(BLK_T_FLUSH, 0, {}, true);
+  EXPECT_EQ(b.status_of(flush), BLK_S_OK);
+  auto id = b.send(BLK_T_GET_ID, 0, {20}, true);
+  EXPECT_EQ(b.status_of(id), BLK_S_OK);
+  std::vector<uint8_t> want(20, 0);
+  std::string serial = "rrvm-disk-7";
+  std::copy(serial.begin(), serial.end(), want.begin());
+  EXPECT_EQ(b.guest_bytes(id.data[0], 20), want);
+  EXPECT_EQ(b.ring->used(1).second, 21u);
+  EXPECT_EQ(b.image.contents(), b.original);
+}
+
+TEST(Blk, OutOfRangeRequestsFailWithoutTouchingAnything) {
+  BlkRig b;
+  std::vector<uint8_t> marker(1024, 0x5a);
+  auto past_end = b.send(BLK_T_IN, SECTORS - 1, {1024}, true);  // the 2nd sector is past the end
+  EXPECT_EQ(b.status_of(past_end), BLK_S_IOERR);
+  auto huge = b.send(BLK_T_OUT, ~0ull - 1, {512}, false);  // sector * 512 would overflow
+  EXPECT_EQ(b.status_of(huge), BLK_S_IOERR);
+  auto write_past = b.send(BLK_T_OUT, SECTORS, {512}, false);
+  EXPECT_EQ(b.status_of(write_past), BLK_S_IOERR);
+  auto partial = b.send(BLK_T_OUT, 0, {100}, false);  // not whole sectors
+  EXPECT_EQ(b.status_of(partial), BLK_S_IOERR);
+  auto last = b.send(BLK_T_IN, SECTORS - 1, {512}, true);  // the last sector itself is fine
+  EXPECT_EQ(b.status_of(last), BLK_S_OK);
+  EXPECT_EQ(b.image.contents(), b.original);
+  EXPECT_EQ(b.rig->driver.status(), STATUS_LIVE) << "bad ranges are answered, not fatal";
+}
+
+TEST(Blk, ReadOnlyImageRejectsWrites) {
+  BlkRig b(true);
+  auto w = b.send(BLK_T_OUT, 0, {512}, false);
+  EXPECT_EQ(b.status_of(w), BLK_S_IOERR);
+  auto r = b.send(BLK_T_IN, 0, {512}, true);
+  EXPECT_EQ(b.status_of(r), BLK_S_OK);
+  auto discard = b.send(BLK_T_DISCARD, 0, {16}, false);
+  EXPECT_EQ(b.status_of(discard), BLK_S_UNSUPP) << "DISCARD is not offered on a read-only disk";
+  EXPECT_EQ(b.image.contents(), b.original);
+}
+
+TEST(Blk, UnknownRequestTypeIsUnsupported) {
+  BlkRig b;
+  auto s = b.send(99, 0, {512}, true);
+  EXPECT_EQ(b.status_of(s), BLK_S_UNSUPP);
+}
+
+TEST(Blk, DiscardPunchesAHole) {
+  BlkRig b;
+  struct Seg {
+    uint64_t sector;
+    uint32_t num, flags;
+  };
+  uint64_t seg = b.ring->alloc(16), hdr = b.ring->alloc(16), st = b.ring->alloc(1);
+  auto submit = [&](Seg s) {
+    RRVM_CHECK(b.rig->mem.write_obj<uint32_t>(hdr, BLK_T_DISCARD).ok());
+    RRVM_CHECK(b.rig->mem.write_obj(seg, s).ok());
+    b.ring->set_desc(0, hdr, 16, R | N, 1);
+    b.ring->set_desc(1, seg, 16, R | N, 2);
+    b.ring->set_desc(2, st, 1, W);
+    b.ring->publish(0);
+    b.rig->driver.notify(0);
+    return b.rig->mem.read_obj<uint8_t>(st).value();
+  };
+  EXPECT_EQ(submit(Seg{8, 8, 1}), BLK_S_UNSUPP);  // the unmap flag is for write-zeroes only
+  EXPECT_EQ(submit(Seg{60, 8, 0}), BLK_S_IOERR);  // past the end
+  EXPECT_EQ(b.image.contents(), b.original);
+  EXPECT_EQ(submit(Seg{8, 8, 0}), BLK_S_OK);
+  std::vector<uint8_t> expect = b.original;
+  std::fill(expect.begin() + 8 * 512, expect.begin() + 16 * 512, 0);
+  EXPECT_EQ(b.image.contents(), expect);
+}
+
+TEST(Blk, RequestWithoutHeaderOrStatusNeedsReset) {
+  {
+    BlkRig b;
+    uint64_t short_hdr = b.ring->alloc(8), st = b.ring->alloc(1);
+    b.ring->set_desc(0, short_hdr, 8, R | N, 1);
+    b.ring->set_desc(1, st, 1, W);
+    b.ring->publish(0);
+    b.rig->driver.notify(0);
+    EXPECT_EQ(b.rig->driver.status(), STATUS_LIVE | STATUS_DEVICE_NEEDS_RESET);
+  }
+  {
+    BlkRig b;
+    uint64_t hdr = b.ring->alloc(16);
+    b.ring->set_desc(0, hdr, 16, R);  // no status byte
+    b.ring->publish(0);
+    b.rig->driver.notify(0);
+    EXPECT_EQ(b.rig->driver.status(), STATUS_LIVE | STATUS_DEVICE_NEEDS_RESET);
+    EXPECT_EQ(b.image.contents(), b.original);
+  }
+}
+
+TEST(Blk, PartialTrailingSectorIsNotVisible) {
+  TempImage img(pattern(4096 + 100, 0));
+  auto dev = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, ""});
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ((*dev)->capacity_sectors(), 8u);
+}
+
+TEST(Blk, StateRoundTripAndValidation) {
+  TempImage img(pattern(8192, 3));
+  BlkState saved;
+  {
+    auto dev = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, "abc"});
+    ASSERT_TRUE(dev.ok());
+    saved = (*dev)->save();
+  }
+  EXPECT_EQ(saved, (BlkState{16, false, "abc"}));
+  {
+    auto back = BlkDevice::restore(BlkConfig{"virtio-blk0", img.path(), false, ""}, saved);
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    EXPECT_EQ((*back)->save(), saved);
+  }  // closes (and unlocks) the image
+
+  BlkState wrong_size = saved;
+  wrong_size.capacity_sectors = 17;
+  auto r1 = BlkDevice::restore(BlkConfig{"virtio-blk0", img.path(), false, ""}, wrong_size);
+  ASSERT_FALSE(r1.ok());
+  EXPECT_NE(r1.error().describe().find("17"), std::string::npos);
+  auto r2 = BlkDevice::restore(BlkConfig{"virtio-blk0", img.path(), true, ""}, saved);
+  EXPECT_FALSE(r2.ok());
+  BlkState bad_serial = saved;
+  bad_serial.serial = std::string(40, 'x');
+  EXPECT_FALSE(BlkDevice::restore(BlkConfig{"virtio-blk0", img.path(), false, ""}, bad_serial).ok());
+}
+
+}  // namespace
+}  // namespace rrvm::virtio::testing
