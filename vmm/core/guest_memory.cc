@@ -53,4 +53,40 @@ Status GuestMemory::write(uint64_t gpa, const void* in, uint64_t len) const {
   return ok_status();
 }
 
+void GuestMemory::set_dirty_tracking(bool on) {
+  if (on && dirty_.empty()) {
+    for (const auto& r : regions_) {
+      size_t words = (r.size / PAGE_SIZE + 63) / 64;
+      auto bits = std::make_unique<std::atomic<uint64_t>[]>(words);
+      for (size_t i = 0; i < words; ++i) bits[i].store(0, std::memory_order_relaxed);
+      dirty_.push_back(std::move(bits));
+    }
+  }
+  tracking_->store(on, std::memory_order_release);
+}
+
+void GuestMemory::mark_dirty(uint64_t gpa, uint64_t len) const {
+  if (len == 0 || !tracking_->load(std::memory_order_acquire)) return;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const auto& r = regions_[i];
+    if (gpa < r.gpa || gpa - r.gpa >= r.size) continue;
+    uint64_t first = (gpa - r.gpa) / PAGE_SIZE;
+    uint64_t last = (std::min(gpa - r.gpa + len, r.size) - 1) / PAGE_SIZE;
+    for (uint64_t p = first; p <= last; ++p) {
+      dirty_[i][p / 64].fetch_or(1ull << (p % 64), std::memory_order_relaxed);
+    }
+    return;
+  }
+}
+
+std::vector<uint64_t> GuestMemory::take_dirty(size_t region) const {
+  const auto& r = regions_.at(region);
+  std::vector<uint64_t> out((r.size / PAGE_SIZE + 63) / 64, 0);
+  if (dirty_.empty()) return out;
+  for (size_t w = 0; w < out.size(); ++w) {
+    out[w] = dirty_[region][w].exchange(0, std::memory_order_relaxed);
+  }
+  return out;
+}
+
 }  // namespace rrvm

@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -47,6 +49,14 @@ class GuestMemory {
   Status read(uint64_t gpa, void* out, uint64_t len) const;
   Status write(uint64_t gpa, const void* in, uint64_t len) const;
 
+  // Host-side dirty tracking, for migration. KVM's dirty log sees only the guest's own writes;
+  // rrvm's writes into guest RAM (virtio DMA into guest buffers, used rings) are reported here
+  // by the device code with mark_dirty(). Off by default, when mark_dirty() is one relaxed load.
+  void set_dirty_tracking(bool on);
+  void mark_dirty(uint64_t gpa, uint64_t len) const;
+  // Pages of regions()[region] marked since the previous call, one bit per page; clears them.
+  std::vector<uint64_t> take_dirty(size_t region) const;
+
   template <typename T>
   Result<T> read_obj(uint64_t gpa) const {
     static_assert(std::is_trivially_copyable_v<T>);
@@ -63,6 +73,9 @@ class GuestMemory {
  private:
   std::vector<RamRegion> regions_;
   std::vector<Mapping> mappings_;  // own the host memory behind regions_
+  // One bitmap per region (bit = page); allocated by set_dirty_tracking(true).
+  std::vector<std::unique_ptr<std::atomic<uint64_t>[]>> dirty_;
+  std::unique_ptr<std::atomic<bool>> tracking_ = std::make_unique<std::atomic<bool>>(false);
 };
 
 }  // namespace rrvm

@@ -21,6 +21,16 @@ Status IoBus::insert(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> de
   return ok_status();
 }
 
+Status IoBus::replace(uint64_t base, std::shared_ptr<BusDevice> device) {
+  std::unique_lock lock(mu_);
+  auto it = ranges_.find(base);
+  if (it == ranges_.end()) {
+    return make_error(name_ + ": no device at the base of " + device->name() + " to replace");
+  }
+  it->second.device = std::move(device);
+  return ok_status();
+}
+
 std::shared_ptr<BusDevice> IoBus::find(uint64_t addr, uint64_t* base) const {
   std::shared_lock lock(mu_);
   auto it = ranges_.upper_bound(addr);

@@ -41,6 +41,9 @@ class IoBus {
   // Error when [base, base + size) overlaps a range already inserted.
   Status insert(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> device);
 
+  // Swaps the device at `base` (a device restored from a snapshot takes its predecessor's place).
+  Status replace(uint64_t base, std::shared_ptr<BusDevice> device);
+
   // False when no device covers the access (the caller records it and reads all ones).
   bool read(uint64_t addr, std::span<uint8_t> data) const;
   bool write(uint64_t addr, std::span<const uint8_t> data) const;
