@@ -54,7 +54,8 @@ ExitAction handle_io(const hv::Exit& exit, const ExitContext& ctx, const IoBus& 
     }
   }
   record(exit, ctx);
-  return ExitAction::Continue;
+  // A device that made a request (debug-exit, reset port) stops this vCPU after the access.
+  return take_stop_current_vcpu() ? ExitAction::Stop : ExitAction::Continue;
 }
 
 ExitAction handle_system_event(const hv::Exit& exit, const ExitContext& ctx) {
@@ -93,6 +94,7 @@ std::string describe_exit_error(const hv::Exit& exit) {
 // The vCPU loop's switch on the exit reason (kvmtool's kvm_cpu__start, QEMU's kvm_cpu_exec).
 ExitAction handle_exit(const hv::Exit& exit, const ExitContext& ctx) {
   using Kind = hv::Exit::Kind;
+  take_stop_current_vcpu();  // only requests made while handling this exit count
   switch (exit.kind) {
     case Kind::Io:
       return handle_io(exit, ctx, ctx.pio);

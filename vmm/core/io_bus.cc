@@ -15,7 +15,8 @@ Status IoBus::insert(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> de
     const auto& other = overlaps_next ? next->second : std::prev(next)->second;
     char buf[64];
     std::snprintf(buf, sizeof buf, " at 0x%llx", static_cast<unsigned long long>(base));
-    return make_error(name_ + ": " + device->name() + buf + " overlaps " + other.device->name());
+    return make_error(name_ + ": " + device->name() + buf + " overlaps " +
+                      (other.device ? other.device->name() : std::string("a reserved range")));
   }
   ranges_.emplace(base, Range{size, std::move(device)});
   return ok_status();
@@ -25,7 +26,9 @@ Status IoBus::replace(uint64_t base, std::shared_ptr<BusDevice> device) {
   std::unique_lock lock(mu_);
   auto it = ranges_.find(base);
   if (it == ranges_.end()) {
-    return make_error(name_ + ": no device at the base of " + device->name() + " to replace");
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ": no device at 0x%llx to replace", static_cast<unsigned long long>(base));
+    return make_error(name_ + buf);
   }
   it->second.device = std::move(device);
   return ok_status();

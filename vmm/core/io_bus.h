@@ -42,6 +42,7 @@ class IoBus {
   Status insert(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> device);
 
   // Swaps the device at `base` (a device restored from a snapshot takes its predecessor's place).
+  // nullptr leaves the range reserved but vacant: accesses then behave as if nothing were there.
   Status replace(uint64_t base, std::shared_ptr<BusDevice> device);
 
   // False when no device covers the access (the caller records it and reads all ones).

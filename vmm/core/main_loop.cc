@@ -43,6 +43,11 @@ bool MainLoop::finished() const {
   return finished_;
 }
 
+size_t MainLoop::pending() const {
+  std::lock_guard lock(mu_);
+  return jobs_.size();
+}
+
 void MainLoop::run(const std::function<bool()>& poll) {
   {
     std::lock_guard lock(mu_);

@@ -38,6 +38,7 @@ class MainLoop {
   void run(const std::function<bool()>& poll);
   bool in_loop_thread() const;
   bool finished() const;
+  size_t pending() const;  // jobs queued and not yet run
 
  private:
   struct Job {

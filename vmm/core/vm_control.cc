@@ -10,10 +10,12 @@
 namespace rrvm::core {
 
 VmControl::VmControl(RunStateMachine& run_state, VmStateNotifiers& notifiers, VcpuSet& vcpus,
-                     MainLoop& main_loop, VmControlCallbacks callbacks, VmControlOptions options)
+                     RequestQueue& requests, MainLoop& main_loop, VmControlCallbacks callbacks,
+                     VmControlOptions options)
     : run_state_(run_state),
       notifiers_(notifiers),
       vcpus_(vcpus),
+      requests_(requests),
       main_loop_(main_loop),
       callbacks_(std::move(callbacks)),
       options_(options) {}
@@ -106,39 +108,6 @@ Status VmControl::qmp_cont() {
   return vm_start("qmp:cont");
 }
 
-void VmControl::request_shutdown(ShutdownCause cause, int exit_status) {
-  {
-    std::lock_guard lock(requests_mu_);
-    // The first request decides the exit status: a later quit must not hide a guest's failure.
-    if (!shutdown_requested_) {
-      shutdown_requested_ = cause;
-      shutdown_status_ = exit_status;
-    }
-  }
-  main_loop_.notify();
-}
-
-void VmControl::request_reset(ShutdownCause cause) {
-  if (options_.no_reboot && cause != ShutdownCause::SubsystemReset) {
-    request_shutdown(cause, 0);
-    return;
-  }
-  {
-    std::lock_guard lock(requests_mu_);
-    reset_requested_ = cause;
-  }
-  main_loop_.notify();
-}
-
-void VmControl::request_vmstop(RunState state, std::string_view reason) {
-  {
-    std::lock_guard lock(requests_mu_);
-    vmstop_requested_ = state;
-    vmstop_reason_ = reason;
-  }
-  main_loop_.notify();
-}
-
 // QEMU's main_loop_should_exit reset branch: stop every vCPU, reset, resume if running; a VM
 // that was not running comes back in prelaunch.
 void VmControl::handle_reset(ShutdownCause cause) {
@@ -158,29 +127,23 @@ void VmControl::handle_reset(ShutdownCause cause) {
 }
 
 bool VmControl::main_loop_should_exit(int* status) {
-  std::unique_lock lock(requests_mu_);
-  if (auto cause = std::exchange(shutdown_requested_, std::nullopt)) {
-    shutdown_cause_ = *cause;
-    *status = shutdown_status_;
-    lock.unlock();
+  if (auto shutdown = requests_.take_shutdown()) {
+    shutdown_cause_ = shutdown->cause;
+    *status = shutdown->exit_status;
     trace::Span span("qemu_system_shutdown");
-    send_event("SHUTDOWN", *cause);
+    send_event("SHUTDOWN", shutdown->cause);
     return true;
   }
-  if (auto cause = std::exchange(reset_requested_, std::nullopt)) {
-    lock.unlock();
-    handle_reset(*cause);
-    lock.lock();
-  }
-  if (auto state = std::exchange(vmstop_requested_, std::nullopt)) {
-    std::string reason = std::move(vmstop_reason_);
-    lock.unlock();
-    if (auto st = vm_stop(*state, reason); !st.ok()) spdlog::error("{}", st.error().describe());
-    bool failed = *state == RunState::InternalError || *state == RunState::GuestPanicked;
+  if (auto cause = requests_.take_reset()) handle_reset(*cause);
+  if (auto stop = requests_.take_vmstop()) {
+    if (auto st = vm_stop(stop->state, stop->reason); !st.ok()) {
+      spdlog::error("{}", st.error().describe());
+    }
+    bool failed = stop->state == RunState::InternalError || stop->state == RunState::GuestPanicked;
     if (failed && options_.exit_status_on_error) {
-      spdlog::error("the VM stopped in {}: exiting with status {}", trace::run_state_name(*state),
-                    *options_.exit_status_on_error);
-      request_shutdown(ShutdownCause::HostError, *options_.exit_status_on_error);
+      spdlog::error("the VM stopped in {}: exiting with status {}",
+                    trace::run_state_name(stop->state), *options_.exit_status_on_error);
+      requests_.request_shutdown(ShutdownCause::HostError, *options_.exit_status_on_error);
     }
   }
   return false;

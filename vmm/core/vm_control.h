@@ -3,9 +3,9 @@
 // system/runstate.c (main_loop_should_exit, qemu_system_reset), with QMP's stop/cont/quit/
 // system_reset semantics from monitor/qmp-cmds.c.
 //
-// Threading: every operation except the VmRequests ones runs on the main loop thread (or on the
-// main thread before the loop starts). vCPU threads and devices only make requests; the monitor
-// calls through MainLoop::call.
+// Threading: every operation runs on the main loop thread (or on the main thread before the loop
+// starts). vCPU threads and devices only make requests (RequestQueue); the monitor calls through
+// MainLoop::call.
 //
 // Ordering invariants (QEMU's, visible in the trace):
 //   stop:  run-state change, pause every vCPU, notifiers (descending), STOP event.
@@ -16,13 +16,13 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "vmm/base/result.h"
 #include "vmm/core/main_loop.h"
+#include "vmm/core/request_queue.h"
 #include "vmm/core/run_state.h"
 #include "vmm/core/vcpu_set.h"
 #include "vmm/core/vm_requests.h"
@@ -40,19 +40,20 @@ struct VmControlCallbacks {
 };
 
 struct VmControlOptions {
-  // QEMU's -no-reboot: a reset request (triple fault, reset port, system_reset) shuts down.
-  bool no_reboot = false;
+  // (QEMU's -no-reboot is RequestQueue's no_reboot: it turns reset requests into shutdowns.)
   // When set, a VM that stops in internal-error or guest-panicked ends rrvm with this status
   // (for runs nobody can inspect over QMP). Unset: it stays stopped, as QEMU does.
   std::optional<int> exit_status_on_error;
 };
 
-class VmControl final : public VmRequests {
+class VmControl {
  public:
   VmControl(RunStateMachine& run_state, VmStateNotifiers& notifiers, VcpuSet& vcpus,
-            MainLoop& main_loop, VmControlCallbacks callbacks, VmControlOptions options = {});
+            RequestQueue& requests, MainLoop& main_loop, VmControlCallbacks callbacks,
+            VmControlOptions options = {});
 
   RunStateMachine& run_state() { return run_state_; }
+  RequestQueue& requests() { return requests_; }
 
   // QEMU's vm_stop: do_vm_stop(state, send_stop=true). Nothing happens unless the VM is live.
   Status vm_stop(RunState state, std::string_view reason);
@@ -69,17 +70,12 @@ class VmControl final : public VmRequests {
   // QMP commands, with QEMU's checks and error texts.
   Status qmp_stop();
   Status qmp_cont();
-  void qmp_quit() { request_shutdown(ShutdownCause::HostQmpQuit, 0); }
-  void qmp_system_reset() { request_reset(ShutdownCause::HostQmpSystemReset); }
+  void qmp_quit() { requests_.request_shutdown(ShutdownCause::HostQmpQuit, 0); }
+  void qmp_system_reset() { requests_.request_reset(ShutdownCause::HostQmpSystemReset); }
 
   // Incoming migration: whether to run once loaded (`cont`/`stop` during inmigrate set it).
   bool autostart() const { return autostart_; }
   void set_autostart(bool on) { autostart_ = on; }
-
-  // VmRequests: any thread. They set a flag and wake the main loop.
-  void request_shutdown(ShutdownCause cause, int exit_status) override;
-  void request_reset(ShutdownCause cause) override;
-  void request_vmstop(RunState state, std::string_view reason) override;
 
   // Runs the main loop on the calling thread until a shutdown request; returns rrvm's exit status
   // (the debug-exit value, 0 for quit). Call vm_shutdown() afterwards, as QEMU's qemu_cleanup.
@@ -97,17 +93,12 @@ class VmControl final : public VmRequests {
   RunStateMachine& run_state_;
   VmStateNotifiers& notifiers_;
   VcpuSet& vcpus_;
+  RequestQueue& requests_;
   MainLoop& main_loop_;
   VmControlCallbacks callbacks_;
   VmControlOptions options_;
   bool autostart_ = true;
 
-  std::mutex requests_mu_;  // the pending requests below
-  std::optional<ShutdownCause> shutdown_requested_;
-  int shutdown_status_ = 0;
-  std::optional<ShutdownCause> reset_requested_;
-  std::optional<RunState> vmstop_requested_;
-  std::string vmstop_reason_;
   ShutdownCause shutdown_cause_ = ShutdownCause::None;  // main loop thread: why it ended
 };
 

@@ -1,6 +1,17 @@
 #include "vmm/core/vm_requests.h"
 
+#include <utility>
+
 namespace rrvm::core {
+namespace {
+
+thread_local bool stop_current = false;
+
+}  // namespace
+
+void stop_current_vcpu() { stop_current = true; }
+
+bool take_stop_current_vcpu() { return std::exchange(stop_current, false); }
 
 std::string_view shutdown_cause_name(ShutdownCause cause) {
   switch (cause) {

@@ -13,6 +13,8 @@
 
 namespace rrvm::core {
 
+using trace::RunState;
+
 // QEMU's ShutdownCause; names as QAPI spells them (the "reason" of SHUTDOWN/RESET events).
 enum class ShutdownCause {
   None,
@@ -32,15 +34,35 @@ std::string_view shutdown_cause_name(ShutdownCause cause);
 // QEMU's shutdown_caused_by_guest(): the `guest` member of SHUTDOWN and RESET events.
 bool shutdown_caused_by_guest(ShutdownCause cause);
 
+// A request made on a vCPU thread (a device's port write, an exit) also stops that vCPU right after
+// the exit it is handling (QEMU's cpu_stop_current): handle_exit() sees it through
+// take_stop_current_vcpu(). The flag is per thread; on other threads it is never looked at.
+void stop_current_vcpu();
+bool take_stop_current_vcpu();
+
 class VmRequests {
  public:
   virtual ~VmRequests() = default;
   // The VM ends; rrvm exits with `exit_status` (the debug-exit port's value, or 0).
-  virtual void request_shutdown(ShutdownCause cause, int exit_status) = 0;
+  void request_shutdown(ShutdownCause cause, int exit_status) {
+    stop_current_vcpu();
+    do_request_shutdown(cause, exit_status);
+  }
   // A system reset (or a shutdown instead, when the VM was configured not to reboot).
-  virtual void request_reset(ShutdownCause cause) = 0;
+  void request_reset(ShutdownCause cause) {
+    stop_current_vcpu();
+    do_request_reset(cause);
+  }
   // Stop the VM into `state` (internal-error, guest-panicked, debug). `reason` is recorded.
-  virtual void request_vmstop(trace::RunState state, std::string_view reason) = 0;
+  void request_vmstop(RunState state, std::string_view reason) {
+    stop_current_vcpu();
+    do_request_vmstop(state, reason);
+  }
+
+ protected:
+  virtual void do_request_shutdown(ShutdownCause cause, int exit_status) = 0;
+  virtual void do_request_reset(ShutdownCause cause) = 0;
+  virtual void do_request_vmstop(RunState state, std::string_view reason) = 0;
 };
 
 }  // namespace rrvm::core
