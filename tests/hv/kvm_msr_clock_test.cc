@@ -233,8 +233,12 @@ TEST(KvmInfo, HeaderHasApiVersionCapsAndTsc) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
   for (const auto& [name, value] : header.kvm_caps) {
-    if (name == "IMMEDIATE_EXIT" || name == "MAX_VCPUS") EXPECT_GT(value, 0) << name;
-    if (name == "MAX_VCPUS") EXPECT_EQ(value, g.hv->max_vcpus());
+    if (name == "IMMEDIATE_EXIT" || name == "MAX_VCPUS") {
+      EXPECT_GT(value, 0) << name;
+    }
+    if (name == "MAX_VCPUS") {
+      EXPECT_EQ(value, g.hv->max_vcpus());
+    }
   }
 }
 

@@ -59,7 +59,7 @@ class Vcpu {
 
   // MSR access. `level` says which cpu_sync level asked (recorded); the returned count is how many
   // entries KVM processed: fewer than entries.size() means entries[count] failed. Callers turn a
-  // short count into an error naming the MSR (see core/msr_names.h).
+  // short count into an error naming the MSR (hv/msr_set.h: put_msrs_chunked, get_msrs_chunked).
   virtual Result<uint32_t> get_msrs(std::span<MsrEntry> entries, trace::SyncLevel level) = 0;
   virtual Result<uint32_t> set_msrs(std::span<const MsrEntry> entries, trace::SyncLevel level) = 0;
 

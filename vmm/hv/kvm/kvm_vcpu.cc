@@ -40,6 +40,12 @@ void unblock_kick_signal_on_this_thread() {
   unblocked = true;
 }
 
+static_assert(static_cast<uint32_t>(MpState::Runnable) == KVM_MP_STATE_RUNNABLE);
+static_assert(static_cast<uint32_t>(MpState::Uninitialized) == KVM_MP_STATE_UNINITIALIZED);
+static_assert(static_cast<uint32_t>(MpState::InitReceived) == KVM_MP_STATE_INIT_RECEIVED);
+static_assert(static_cast<uint32_t>(MpState::Halted) == KVM_MP_STATE_HALTED);
+static_assert(static_cast<uint32_t>(MpState::SipiReceived) == KVM_MP_STATE_SIPI_RECEIVED);
+
 kvm_run* run_struct(const Mapping& area) { return reinterpret_cast<kvm_run*>(area.data()); }
 
 }  // namespace
