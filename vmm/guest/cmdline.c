@@ -58,9 +58,9 @@ bool cmdline_parse(const char* cmdline) {
   guest_cfg.tick_ms = DEFAULT_TICK_MS;
   guest_cfg.wait = WAIT_AUTO;
   size_t n = cmdline != 0 ? strlen(cmdline) : 0;
-  if (n >= GUEST_CMDLINE_MAX) {
+  if (n >= RRVM_GUEST_CMDLINE_MAX) {
     console_printf("rrvm-guest: command line is %lu bytes, the guest takes at most %u\n", (uint64_t)n,
-                   GUEST_CMDLINE_MAX - 1);
+                   RRVM_GUEST_CMDLINE_MAX - 1);
     return false;
   }
   memcpy(guest_cfg.cmdline, cmdline != 0 ? cmdline : "", n + 1);

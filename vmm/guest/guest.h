@@ -12,7 +12,6 @@
 #include "kvmclock.h"
 #include "rrvm_boot_abi.h"
 
-#define GUEST_CMDLINE_MAX 1024
 
 enum wait_mode { WAIT_AUTO, WAIT_HLT, WAIT_PAUSE };
 
@@ -22,7 +21,7 @@ struct guest_config {
   enum wait_mode wait;      /* wait=auto|hlt|pause: how the BSP sleeps between ticks */
   const char* scenario;     /* scenario=STEP[,STEP...] (points into cmdline), or 0 */
   size_t scenario_len;
-  char cmdline[GUEST_CMDLINE_MAX];
+  char cmdline[RRVM_GUEST_CMDLINE_MAX];
 };
 
 enum cpu_state { CPU_ABSENT = 0, CPU_ONLINE = 1, CPU_FAILED = 2 };

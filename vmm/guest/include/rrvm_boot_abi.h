@@ -28,6 +28,7 @@
 #define RRVM_GUEST_AP_TRAMPOLINE_GPA 0x8000   /* PVH only: real-mode AP start page (SIPI 0x08) */
 #define RRVM_GUEST_IDENTITY_MAP_END 0x100000000ull /* the guest maps [0, 4 GiB) itself */
 #define RRVM_GUEST_MAX_CPUS 32
+#define RRVM_GUEST_CMDLINE_MAX 1024 /* bytes the guest copies, including the NUL */
 
 #define RRVM_SERIAL_PORT 0x3f8     /* 16550 UART: console */
 #define RRVM_DEBUG_EXIT_PORT 0x501 /* 1-byte write of the exit status (QEMU isa-debug-exit) */

@@ -1,0 +1,58 @@
+#include "vmm/boot/kernel_loader.h"
+
+#include "vmm/base/fd.h"
+#include "vmm/boot/bzimage.h"
+#include "vmm/boot/elf_image.h"
+#include "vmm/boot/linux_boot.h"
+#include "vmm/boot/pvh_boot.h"
+
+namespace rrvm::boot {
+namespace {
+
+std::span<const uint8_t> bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+Result<BootPlan> load_elf_kernel(const GuestMemory& mem, std::span<const uint8_t> kernel,
+                                 std::span<const uint8_t> initrd, const KernelSpec& spec) {
+  RRVM_ASSIGN_OR_RETURN(const ElfImage image, parse_elf(kernel, spec.kernel_path));
+  if (image.rrvm_entry || spec.protocol == BootProtocol::Pvh) {
+    PvhBootOptions o{spec.kernel_path, spec.cmdline, initrd, spec.vcpus,
+                     spec.protocol == BootProtocol::Pvh ? EntryMode::Pvh32 : EntryMode::Rrvm64};
+    return load_pvh_elf(mem, kernel, image, o);
+  }
+  return load_vmlinux(mem, kernel, image, LinuxBootOptions{spec.kernel_path, spec.cmdline, initrd, spec.vcpus});
+}
+
+}  // namespace
+
+Result<BootPlan> load_kernel_image(const GuestMemory& mem, std::span<const uint8_t> kernel,
+                                   std::span<const uint8_t> initrd, const KernelSpec& spec) {
+  if (spec.vcpus == 0) return make_error("boot: a VM needs at least one vCPU");
+  if (is_elf(kernel)) return load_elf_kernel(mem, kernel, initrd, spec);
+  if (is_bzimage(kernel)) {
+    if (spec.protocol == BootProtocol::Pvh) {
+      return make_error(spec.kernel_path + ": a bzImage has no PVH entry; boot its vmlinux ELF for PVH");
+    }
+    RRVM_ASSIGN_OR_RETURN(const BzImage bz, parse_bzimage(kernel, spec.kernel_path));
+    return load_bzimage(mem, kernel, bz, LinuxBootOptions{spec.kernel_path, spec.cmdline, initrd, spec.vcpus});
+  }
+  return make_error(spec.kernel_path + ": not a kernel rrvm can boot (neither an ELF executable nor a bzImage with " +
+                    "\"HdrS\" at 0x202)");
+}
+
+Result<BootPlan> load_kernel(const GuestMemory& mem, const KernelSpec& spec) {
+  if (spec.kernel_path.empty()) return make_error("boot: no kernel given");
+  const uint64_t ram = mem.total_size();
+  auto kernel = read_file(spec.kernel_path, ram);
+  if (!kernel.ok()) return kernel.error().context("kernel");
+  std::string initrd;
+  if (!spec.initrd_path.empty()) {
+    auto r = read_file(spec.initrd_path, ram);
+    if (!r.ok()) return r.error().context("initrd (guest memory is " + std::to_string(ram >> 20) + " MiB)");
+    initrd = std::move(r).value();
+  }
+  return load_kernel_image(mem, bytes(*kernel), bytes(initrd), spec);
+}
+
+}  // namespace rrvm::boot

@@ -1,0 +1,38 @@
+// The one entry point the machine uses: load whatever kernel the user named into guest RAM and
+// say how to start it. The format picks the boot path:
+//   ELF with rrvm's note (the rrvm guest)  -> Rrvm64, or Pvh32 with BootProtocol::Pvh
+//   other ELF (Linux vmlinux)              -> Linux64, or Pvh32 with BootProtocol::Pvh
+//   bzImage ("HdrS" at 0x202)              -> Linux64
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "vmm/base/result.h"
+#include "vmm/boot/boot_plan.h"
+#include "vmm/core/guest_memory.h"
+
+namespace rrvm::boot {
+
+enum class BootProtocol {
+  Auto,  // as above
+  Pvh,   // the 32-bit PVH entry of an ELF with Xen's PHYS32_ENTRY note
+};
+
+struct KernelSpec {
+  std::string kernel_path;
+  std::string initrd_path;  // empty: none
+  std::string cmdline;      // the user's; rrvm guest: cpus= added; Linux: console=ttyS0 if empty
+  uint32_t vcpus = 1;
+  BootProtocol protocol = BootProtocol::Auto;
+};
+
+// Loads from memory (`kernel` and `initrd` are file contents; names come from the spec's paths).
+Result<BootPlan> load_kernel_image(const GuestMemory& mem, std::span<const uint8_t> kernel,
+                                   std::span<const uint8_t> initrd, const KernelSpec& spec);
+
+// Reads the files (each at most the guest's RAM size: larger cannot fit) and loads them.
+Result<BootPlan> load_kernel(const GuestMemory& mem, const KernelSpec& spec);
+
+}  // namespace rrvm::boot
