@@ -21,7 +21,7 @@ Error StreamReader::error_at(uint64_t offset, std::string_view what, const std::
                     ": " + detail);
 }
 
-Status StreamReader::fill(std::span<uint8_t> out) {
+Status StreamReader::fill(std::span<uint8_t> out, bool hashed) {
   size_t done = 0;
   while (done < out.size()) {
     if (buffer_pos_ < buffer_len_) {
@@ -43,14 +43,14 @@ Status StreamReader::fill(std::span<uint8_t> out) {
       done += *n;
     }
   }
-  checksum_.update(out);
+  if (hashed) checksum_.update(out);
   offset_ += out.size();
   return ok_status();
 }
 
 Status StreamReader::read_preamble() {
   uint8_t preamble[PREAMBLE_BYTES];
-  if (Status s = fill(preamble); !s.ok()) return error_at(0, "preamble", s.error().describe());
+  if (Status s = fill(preamble, true); !s.ok()) return error_at(0, "preamble", s.error().describe());
   if (std::memcmp(preamble, STREAM_MAGIC, sizeof STREAM_MAGIC) != 0) {
     return error_at(0, "preamble", "bad magic: not an rrvm snapshot or migration stream");
   }
@@ -95,7 +95,7 @@ Result<Record> StreamReader::next() {
   // The End record's checksum covers the bytes before its frame: take it before reading the frame.
   record.checksum_before = checksum_.value();
   uint8_t frame_bytes[FRAME_BYTES];
-  if (Status s = fill(frame_bytes); !s.ok()) return error_at(record.offset, "record frame", s.error().describe());
+  if (Status s = fill(frame_bytes, true); !s.ok()) return error_at(record.offset, "record frame", s.error().describe());
   Frame frame = decode_frame(frame_bytes);
   if (!known_kind(frame.kind)) {
     return error_at(record.offset, "record frame", "unknown record kind " + std::to_string(frame.kind));
@@ -104,9 +104,9 @@ Result<Record> StreamReader::next() {
   RRVM_TRY(check_lengths(frame, record.kind, record.offset));
   std::string what = std::string(record_kind_name(record.kind)) + " record";
   std::span<uint8_t> descriptor = descriptor_.resize(frame.descriptor_bytes);
-  if (Status s = fill(descriptor); !s.ok()) return error_at(record.offset, what, s.error().describe());
+  if (Status s = fill(descriptor, true); !s.ok()) return error_at(record.offset, what, s.error().describe());
   std::span<uint8_t> payload = payload_.resize(frame.payload_bytes);
-  if (Status s = fill(payload); !s.ok()) {
+  if (Status s = fill(payload, false); !s.ok()) {
     if (namer_) what = namer_(record.kind, descriptor);
     return error_at(record.offset, what, s.error().describe());
   }

@@ -22,7 +22,7 @@ struct Record {
   uint64_t offset = 0;                   // stream offset of the record's frame
   std::span<const uint8_t> descriptor;   // valid until the next next()
   std::span<const uint8_t> payload;      // valid until the next next()
-  // For End records: the checksum of every stream byte before this record's frame.
+  // For End records: the stream checksum (preamble, frames, descriptors) up to this record.
   uint64_t checksum_before = 0;
 };
 
@@ -50,7 +50,8 @@ class StreamReader {
 
  private:
   // Fills out completely; the error is only the detail (the caller names the record).
-  Status fill(std::span<uint8_t> out);
+  // `hashed`: part of the stream checksum (everything but payloads).
+  Status fill(std::span<uint8_t> out, bool hashed);
   Status check_lengths(const Frame& frame, RecordKind kind, uint64_t at) const;
 
   Channel& channel_;

@@ -17,11 +17,11 @@ Status StreamWriter::write_preamble() {
   RRVM_CHECK(offset_ == 0);
   uint8_t preamble[PREAMBLE_BYTES];
   encode_preamble(preamble);
-  return append(preamble);
+  return append(preamble, true);
 }
 
-Status StreamWriter::append(std::span<const uint8_t> bytes) {
-  checksum_.update(bytes);
+Status StreamWriter::append(std::span<const uint8_t> bytes, bool hashed) {
+  if (hashed) checksum_.update(bytes);
   offset_ += bytes.size();
   if (bytes.size() >= DIRECT_WRITE_BYTES) {
     RRVM_TRY(flush());
@@ -38,9 +38,10 @@ Status StreamWriter::write_record(RecordKind kind, std::span<const uint8_t> desc
   uint8_t frame[FRAME_BYTES];
   encode_frame(Frame{static_cast<uint32_t>(kind), static_cast<uint32_t>(descriptor.size()), payload.size()},
                frame);
-  RRVM_TRY(append(frame));
-  RRVM_TRY(append(descriptor));
-  if (!payload.empty()) RRVM_TRY(append(payload));
+  RRVM_TRY(append(frame, true));
+  RRVM_TRY(append(descriptor, true));
+  // Payloads stay out of the stream checksum: each descriptor carries its payload's checksum.
+  if (!payload.empty()) RRVM_TRY(append(payload, false));
   ++records_;
   return ok_status();
 }

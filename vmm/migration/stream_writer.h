@@ -1,5 +1,6 @@
 // Writes the migration stream's framing (schema/snapshot.capnp): preamble, records, and the End
-// record with the checksum over every byte before it.
+// record with the stream checksum (preamble, frames and descriptors; the descriptors hold the
+// payloads' checksums, so every byte is covered and payloads are hashed once).
 //
 // Small records are gathered in a buffer; large payloads (compressed RAM) go to the channel
 // directly after the buffer, so each byte is copied at most once.
@@ -35,7 +36,7 @@ class StreamWriter {
   uint64_t records() const { return records_; }
 
  private:
-  Status append(std::span<const uint8_t> bytes);
+  Status append(std::span<const uint8_t> bytes, bool hashed);
 
   Channel& channel_;
   std::vector<uint8_t> buffer_;

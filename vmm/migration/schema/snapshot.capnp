@@ -86,7 +86,9 @@ struct Iteration {
 }
 
 struct End {
-  # XXH3-64 of every stream byte before this record's frame (preamble included).
+  # XXH3-64 over the preamble and the frame and descriptor of every record before this one, in
+  # stream order. Payloads are not hashed again: each descriptor holds its payload's checksum, so
+  # this covers every byte of the stream.
   streamChecksum @0 :UInt64;
   records @1 :UInt64;       # records before this one
 }
