@@ -11,10 +11,13 @@ TestVm::TestVm(int vcpu_count, VmControlOptions options, bool no_reboot)
               VmControlCallbacks{
                   .event =
                       [this](std::string_view name, std::optional<ShutdownCause> cause) {
-                        std::lock_guard lock(events_mu_);
-                        std::string e(name);
-                        if (cause) e += " " + std::string(shutdown_cause_name(*cause));
-                        events_.push_back(e);
+                        {
+                          std::lock_guard lock(events_mu_);
+                          std::string e(name);
+                          if (cause) e += " " + std::string(shutdown_cause_name(*cause));
+                          events_.push_back(e);
+                        }
+                        if (on_event) on_event(name, cause);
                       },
                   .reset_devices = {}},
               options) {

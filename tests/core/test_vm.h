@@ -3,7 +3,9 @@
 // sequence (threads, initial get, reset state, FULL put); the VM is left in prelaunch.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,6 +37,8 @@ class TestVm {
   // QMP events VmControl sent, as "STOP", "RESUME", "SHUTDOWN host-qmp-quit", ...
   std::vector<std::string> events() const;
   FakeVcpu& fake(size_t i) { return *fake_vcpus_.at(i); }
+  // Also called with every event (e.g. to forward them to a QMP server). Set before events flow.
+  std::function<void(std::string_view, std::optional<ShutdownCause>)> on_event;
 
   CallLog log;
   FakeVm vm{log};

@@ -197,7 +197,7 @@ TEST_F(VmControlTest, QuitOnARunningVmShutsItDown) {
 TEST_F(VmControlTest, TripleFaultResetsStateAtResetLevelAndKeepsRunning) {
   vm.boot();
   ASSERT_TRUE(vm.control.vm_start("boot").ok());
-  ASSERT_TRUE(vm.fake(0).wait_runs(1));
+  ASSERT_TRUE(vm.fake(0).wait_runs(1) && vm.fake(1).wait_runs(1));  // no KVM_RUN after the clear
   vm.vcpus.sync(0).state().regs.rip = 0xdead;  // what the guest did since boot
   vm.log.clear();
   vm.start_loop();

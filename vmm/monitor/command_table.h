@@ -35,8 +35,8 @@ struct CommandSpec {
   std::string name;
   std::vector<ArgSpec> args;
   CommandHandler handler;
-  // Run on the VM's main loop (like QEMU's BQL). False for commands that only read thread-safe
-  // state or must answer while the main loop is busy (query-status).
+  // Run on the VM's main loop (like QEMU's BQL). False for commands that touch no VM state and
+  // may answer while the main loop is busy (trace-mark, query-commands).
   bool main_loop = true;
 };
 

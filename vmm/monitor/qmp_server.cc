@@ -178,10 +178,13 @@ bool QmpServer::read_client(Client& c) {
   std::vector<JsonSplitter::Item> items;
   c.splitter.feed(std::string_view(buf, static_cast<size_t>(n)), items);
   for (const auto& item : items) {
-    // No lock while the command runs: it may emit events, which take mu_.
-    Json reply = c.session.handle(item);
+    // No lock while the command runs: it may emit events, which take mu_. The reply is queued
+    // from the thread that ran the command, before the main loop moves on (see QmpSession).
+    c.session.handle(item, [&](const Json& reply) {
+      std::lock_guard lock(mu_);
+      queue_locked(c, reply);
+    });
     std::lock_guard lock(mu_);
-    queue_locked(c, reply);
     c.negotiated = c.session.negotiated();
   }
   return true;
@@ -237,7 +240,13 @@ void QmpServer::thread_main() {
       short rev = fds[i + 2].revents;
       bool keep = true;
       if (rev & (POLLIN | POLLHUP | POLLERR)) keep = read_client(*c);
-      if (keep) keep = flush_client(*c);
+      if (keep) {
+        keep = flush_client(*c);
+      } else {
+        // A client that half-closed after its last command (socat at end of input) still gets the
+        // replies to what it sent.
+        flush_client(*c);
+      }
       if (!keep) {
         std::lock_guard lock(mu_);
         clients_.remove_if([c](const auto& p) { return p.get() == c; });

@@ -73,17 +73,33 @@ Json error_reply(std::string_view error_class, std::string_view desc, const Json
   return reply;
 }
 
-Json QmpSession::handle(const JsonSplitter::Item& item) {
+namespace {
+
+// The reply, recorded and handed to the client's output.
+void deliver_reply(const Json& reply, const QmpSession::Deliver& deliver) {
+  std::string text = reply.dump();
+  trace::emit(trace::MonitorReply{text});
+  deliver(reply);
+}
+
+}  // namespace
+
+void QmpSession::handle(const JsonSplitter::Item& item, const Deliver& deliver) {
   Parsed p = parse_request(item);
   trace::Span span("qmp:" + p.name);
   trace::emit(trace::MonitorCommand{item.text});
-  Json reply = p.error ? *p.error : handle_parsed(p.request, p.name);
-  std::string text = reply.dump();
-  trace::emit(trace::MonitorReply{text});
+  std::optional<Json> reply = p.error ? p.error : handle_parsed(p.request, p.name, deliver);
+  if (reply) deliver_reply(*reply, deliver);
+}
+
+Json QmpSession::handle(const JsonSplitter::Item& item) {
+  Json reply;
+  handle(item, [&](const Json& r) { reply = r; });
   return reply;
 }
 
-Json QmpSession::handle_parsed(const Json& request, const std::string& name) {
+std::optional<Json> QmpSession::handle_parsed(const Json& request, const std::string& name,
+                                              const Deliver& deliver) {
   const Json* id = request.contains("id") ? &request["id"] : nullptr;
   for (const auto& [key, value] : request.items()) {
     if (key != "execute" && key != "arguments" && key != "id") {
@@ -107,7 +123,7 @@ Json QmpSession::handle_parsed(const Json& request, const std::string& name) {
   if (auto st = validate_args(*spec, args); !st.ok()) {
     return error_reply("GenericError", st.error().message, id);
   }
-  return run_command(*spec, args, id);
+  return run_command(*spec, args, id, deliver);
 }
 
 Json QmpSession::negotiate(const Json& args, const Json* id) {
@@ -133,29 +149,31 @@ Json QmpSession::negotiate(const Json& args, const Json* id) {
   return reply;
 }
 
-Json QmpSession::run_command(const CommandSpec& spec, const Json& args, const Json* id) {
-  std::optional<Result<Json>> result;
+std::optional<Json> QmpSession::run_command(const CommandSpec& spec, const Json& args,
+                                            const Json* id, const Deliver& deliver) {
   auto job = [&] {
+    Result<Json> result = rrvm::make_error("command did not run");
     try {
       result = spec.handler(args);
     } catch (const Json::exception& e) {
       // A handler that trips over a JSON value it did not expect: the client's input, not a
       // reason to take the VM down.
-      result = Result<Json>(rrvm::make_error(parse_error_text(e)));
+      result = rrvm::make_error(parse_error_text(e));
     }
+    Json reply = result.ok() ? Json{{"return", result.value()}}
+                             : error_reply("GenericError", result.error().describe());
+    if (id) reply["id"] = *id;
+    deliver_reply(reply, deliver);
   };
-  if (spec.main_loop) {
-    if (!dispatch_("qmp_dispatch", job)) {
-      return error_reply("GenericError", "rrvm is shutting down, command not run", id);
-    }
-  } else {
+  if (!spec.main_loop) {
     trace::Span span("qmp_dispatch");
     job();
+    return std::nullopt;
   }
-  if (!result->ok()) return error_reply("GenericError", result->error().describe(), id);
-  Json reply = {{"return", result->value()}};
-  if (id) reply["id"] = *id;
-  return reply;
+  if (!dispatch_("qmp_dispatch", job)) {
+    return error_reply("GenericError", "rrvm is shutting down, command not run", id);
+  }
+  return std::nullopt;
 }
 
 }  // namespace rrvm::monitor

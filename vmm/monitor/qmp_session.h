@@ -10,10 +10,15 @@
 // Every command and reply is recorded (MonitorCommand / MonitorReply) inside a span
 // "qmp:<command>", and the handler runs in a child span "qmp_dispatch" on the thread the
 // dispatcher chose (the VM's main loop), so `vm_stop` appears under `qmp:stop`.
+//
+// The reply is delivered on the thread that ran the command, before that command's job ends: an
+// event the main loop sends right after the job (SHUTDOWN after `quit`, RESET after
+// `system_reset`) therefore always follows the reply, as in QEMU.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,14 +48,21 @@ class QmpSession {
   QmpSession(const CommandTable& table, Dispatcher dispatch)
       : table_(table), dispatch_(std::move(dispatch)) {}
 
-  // The reply to one text from the client.
+  using Deliver = std::function<void(const Json& reply)>;
+  // Handles one text from the client; `deliver` is called exactly once with the reply, before
+  // handle() returns.
+  void handle(const JsonSplitter::Item& item, const Deliver& deliver);
+  // The same, returning the reply.
   Json handle(const JsonSplitter::Item& item);
   // Events are only sent to a client after negotiation (QEMU: "commands mode").
   bool negotiated() const { return negotiated_; }
 
  private:
-  Json handle_parsed(const Json& request, const std::string& name);
-  Json run_command(const CommandSpec& spec, const Json& args, const Json* id);
+  // Returns the reply, or nothing when run_command delivered it already.
+  std::optional<Json> handle_parsed(const Json& request, const std::string& name,
+                                    const Deliver& deliver);
+  std::optional<Json> run_command(const CommandSpec& spec, const Json& args, const Json* id,
+                                  const Deliver& deliver);
   Json negotiate(const Json& args, const Json* id);
 
   const CommandTable& table_;

@@ -14,15 +14,14 @@ Result<Json> empty_return(Status st) {
 }  // namespace
 
 Status register_vm_commands(CommandTable& table, core::VmControl& vm) {
-  // query-status reads the atomic run state: it answers even while the main loop is busy.
-  RRVM_TRY(table.add(CommandSpec{
-      "query-status", {}, [&vm](const Json&) -> Result<Json> {
-        core::RunState s = vm.run_state().get();
-        return Json{{"status", trace::run_state_name(s)},
-                    {"singlestep", false},
-                    {"running", s == core::RunState::Running}};
-      },
-      false}));
+  // On the main loop, as QEMU runs it under the BQL: the answer never shows the middle of a
+  // stop, start or reset (e.g. a RESET event already sent but the VM not yet back in prelaunch).
+  RRVM_TRY(table.add(CommandSpec{"query-status", {}, [&vm](const Json&) -> Result<Json> {
+                                   core::RunState s = vm.run_state().get();
+                                   return Json{{"status", trace::run_state_name(s)},
+                                               {"singlestep", false},
+                                               {"running", s == core::RunState::Running}};
+                                 }}));
   RRVM_TRY(table.add(CommandSpec{
       "stop", {}, [&vm](const Json&) { return empty_return(vm.qmp_stop()); }}));
   RRVM_TRY(table.add(CommandSpec{

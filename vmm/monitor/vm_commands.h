@@ -1,9 +1,9 @@
 // QEMU's VM control commands on the QMP command table, and the glue between VmControl, the main
 // loop and the QMP server:
-//   query-status   {"running", "singlestep", "status"}  (answered off the main loop)
-//   stop, cont, system_reset, quit                        (on the main loop)
-//   trace-mark {"text"}                                   (a UserMark event in the trace)
-//   query-commands                                        (the table's command names)
+//   query-status   {"running", "singlestep", "status"}
+//   stop, cont, system_reset, quit
+//   trace-mark {"text"}          (a UserMark event in the trace; answered off the main loop)
+//   query-commands               (the table's command names; answered off the main loop)
 #pragma once
 
 #include <optional>
