@@ -24,7 +24,10 @@ namespace rrvm::trace {
 namespace internal {
 namespace {
 
+// The installed recorder (written under g_install_mutex) and its id, which the hot path compares
+// with its buffer's: ids are never reused, addresses are.
 std::atomic<RecorderImpl*> g_recorder{nullptr};
+std::atomic<uint64_t> g_recorder_id{0};
 // Guards installing and attaching threads, so a recorder being attached to cannot be destroyed.
 std::mutex g_install_mutex;
 
@@ -72,10 +75,10 @@ ThreadBuffer* attach_thread() {
 
 // The calling thread's buffer in the installed recorder, attaching it if needed.
 inline ThreadBuffer* current_buffer() {
-  RecorderImpl* rec = g_recorder.load(std::memory_order_acquire);
-  if (rec == nullptr) return nullptr;
+  uint64_t id = g_recorder_id.load(std::memory_order_acquire);
+  if (id == 0) return nullptr;
   ThreadBuffer* b = t_buf;
-  if (b == nullptr || b->owner() != rec) [[unlikely]] b = attach_thread();
+  if (b == nullptr || b->recorder_id() != id) [[unlikely]] b = attach_thread();
   return b;
 }
 
@@ -141,7 +144,7 @@ inline void emit_record(const T& e, SpanId span) {
 void update_identity() {
   std::lock_guard lock(g_install_mutex);
   RecorderImpl* rec = g_recorder.load(std::memory_order_relaxed);
-  if (rec != nullptr && t_buf != nullptr && t_buf->owner() == rec) {
+  if (rec != nullptr && t_buf != nullptr && t_buf->recorder_id() == rec->id()) {
     rec->set_identity(t_buf->index(), thread_state().identity);
   }
 }
@@ -151,6 +154,7 @@ void update_identity() {
 void uninstall_if_installed(RecorderImpl* recorder) {
   std::lock_guard lock(g_install_mutex);
   if (g_recorder.load(std::memory_order_relaxed) == recorder) {
+    g_recorder_id.store(0, std::memory_order_release);
     g_recorder.store(nullptr, std::memory_order_release);
   }
 }
@@ -173,9 +177,10 @@ void install(Recorder* recorder) {
   }
   std::lock_guard lock(internal::g_install_mutex);
   internal::g_recorder.store(impl, std::memory_order_release);
+  internal::g_recorder_id.store(impl != nullptr ? impl->id() : 0, std::memory_order_release);
 }
 
-bool enabled() { return internal::g_recorder.load(std::memory_order_relaxed) != nullptr; }
+bool enabled() { return internal::g_recorder_id.load(std::memory_order_relaxed) != 0; }
 
 void set_thread_vcpu(int32_t vcpu_index) {
   auto& id = internal::thread_state().identity;

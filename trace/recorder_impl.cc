@@ -25,6 +25,8 @@ void futex_wake(std::atomic<uint32_t>* word) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
+std::atomic<uint64_t> g_next_recorder_id{1};
+
 // Words of the reusable first segment of each Batch message (zeroed again after use).
 constexpr size_t SCRATCH_WORDS = 64 * 1024;
 
@@ -55,7 +57,8 @@ Result<std::unique_ptr<RecorderImpl>> RecorderImpl::create(const RecorderOptions
 
 RecorderImpl::RecorderImpl(const RecorderOptions& options, std::unique_ptr<ChunkWriter> writer,
                            TickSource ticks)
-    : options_(options),
+    : id_(g_next_recorder_id.fetch_add(1, std::memory_order_relaxed)),
+      options_(options),
       writer_(std::move(writer)),
       ticks_(ticks),
       converter_(ticks),
@@ -88,7 +91,7 @@ std::shared_ptr<ThreadBuffer> RecorderImpl::register_thread(const ThreadIdentity
   // Thread ids are 16 bits in the format; span ids keep the thread in bits 40..63.
   if (closing_ || threads_.size() >= 0xffff) return nullptr;
   auto index = static_cast<uint16_t>(threads_.size());
-  auto buf = std::make_shared<ThreadBuffer>(options_.thread_buffer_bytes, index, this, ticks_);
+  auto buf = std::make_shared<ThreadBuffer>(options_.thread_buffer_bytes, index, this, id_, ticks_);
   // Whatever this thread stamps from now on is later than this: a bound for the writer until the
   // thread's first event is published.
   buf->last_stamp.store(read_ticks(ticks_), std::memory_order_relaxed);

@@ -44,6 +44,7 @@ class RecorderImpl final : public Recorder {
   Status close() override;
   RecorderStats stats() const override;
   const std::string& path() const override { return options_.path; }
+  uint64_t id() const { return id_; }
 
   // --- called by emitting threads (slow path) ---------------------------------------------------
   // A new buffer for the calling thread, or nullptr once the recorder is closing.
@@ -84,6 +85,7 @@ class RecorderImpl final : public Recorder {
   void quiesce_producers();
   void set_error(const Error& e);
 
+  const uint64_t id_;  // never 0, never reused
   RecorderOptions options_;
   std::unique_ptr<ChunkWriter> writer_;
   TickSource ticks_;

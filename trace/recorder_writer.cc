@@ -131,7 +131,10 @@ void RecorderImpl::merge(uint64_t limit) {
     batch_record_bytes_ += h->size;
     s.last_stamp = best_stamp;
     s.pos = front_end[best];
-    if (batch_.size() >= MAX_BATCH_EVENTS || batch_record_bytes_ >= MAX_BATCH_RECORD_BYTES) {
+    // A batch also ends where it would fill the open chunk (record bytes approximate the
+    // encoded size), so chunks come out near chunk_bytes rather than one round each.
+    if (batch_.size() >= MAX_BATCH_EVENTS || batch_record_bytes_ >= MAX_BATCH_RECORD_BYTES ||
+        batch_record_bytes_ + writer_->chunk_raw_bytes() >= options_.chunk_bytes) {
       flush_batch();  // releases ring space: fronts below are re-read
       for (size_t i = 0; i < slots_.size(); ++i) load_front(i);
     } else {

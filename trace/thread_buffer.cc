@@ -7,9 +7,10 @@
 namespace rrvm::trace::internal {
 
 ThreadBuffer::ThreadBuffer(size_t capacity_bytes, uint16_t index, void* owner,
-                           TickSource ticks)
+                           uint64_t recorder_id, TickSource ticks)
     : index_(index),
       owner_(owner),
+      recorder_id_(recorder_id),
       ticks_(ticks),
       capacity_(std::bit_ceil(capacity_bytes < 4096 ? size_t{4096} : capacity_bytes)),
       data_(new uint8_t[capacity_]) {}

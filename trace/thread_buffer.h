@@ -33,13 +33,16 @@ inline constexpr size_t align8(size_t n) { return (n + 7) & ~size_t{7}; }
 class ThreadBuffer {
  public:
   // capacity_bytes is rounded up to a power of two (at least 4 KiB).
-  ThreadBuffer(size_t capacity_bytes, uint16_t index, void* owner, TickSource ticks);
+  ThreadBuffer(size_t capacity_bytes, uint16_t index, void* owner, uint64_t recorder_id,
+               TickSource ticks);
   ThreadBuffer(const ThreadBuffer&) = delete;
   ThreadBuffer& operator=(const ThreadBuffer&) = delete;
 
   uint16_t index() const { return index_; }
   // The recorder. Emitting code may only use it while busy with accepting == true (see emit.cc).
   void* owner() const { return owner_; }
+  // Unique per recorder for the life of the process (an address can be reused, this cannot).
+  uint64_t recorder_id() const { return recorder_id_; }
   TickSource ticks() const { return ticks_; }
   size_t capacity() const { return capacity_; }
 
@@ -70,6 +73,7 @@ class ThreadBuffer {
   // Read-mostly line: the producer reads these on every append.
   alignas(64) const uint16_t index_;
   void* const owner_;
+  const uint64_t recorder_id_;
   const TickSource ticks_;
   size_t capacity_;
   std::unique_ptr<uint8_t[]> data_;
