@@ -2,10 +2,25 @@
 
 #include <gtest/gtest.h>
 
-namespace rrvm::core::testing {
+#include "vmm/hv/recording/recording_vcpu.h"
+#include "vmm/hv/recording/recording_vm.h"
 
-TestVm::TestVm(int vcpu_count, VmControlOptions options, bool no_reboot)
-    : requests(loop, no_reboot),
+namespace rrvm::core::testing {
+namespace {
+
+std::unique_ptr<hv::Vm> make_vm(CallLog& log, bool recording, FakeVm*& fake) {
+  auto vm = std::make_unique<FakeVm>(log);
+  fake = vm.get();
+  if (!recording) return vm;
+  return std::make_unique<hv::RecordingVm>(std::move(vm));
+}
+
+}  // namespace
+
+TestVm::TestVm(int vcpu_count, VmControlOptions options, bool no_reboot, bool recording)
+    : vm_owner_(make_vm(log, recording, fake_vm_)),
+      vm(*fake_vm_),
+      requests(loop, no_reboot),
       vcpus(run_state, notifiers, config, pio, mmio, requests),
       control(run_state, notifiers, vcpus, requests, loop,
               VmControlCallbacks{
@@ -23,9 +38,15 @@ TestVm::TestVm(int vcpu_count, VmControlOptions options, bool no_reboot)
               options) {
   config.msrs = hv::MsrIndexList(typical_msr_index_list());
   for (int i = 0; i < vcpu_count; ++i) {
-    fake_vcpus_.push_back(std::make_unique<FakeVcpu>(i, log));
-    give_typical_msrs(*fake_vcpus_.back());
-    vcpus.add(*fake_vcpus_.back());
+    auto fake = std::make_unique<FakeVcpu>(i, log);
+    give_typical_msrs(*fake);
+    fake_vcpus_.push_back(fake.get());
+    if (recording) {
+      vcpu_owners_.push_back(std::make_unique<hv::RecordingVcpu>(std::move(fake)));
+    } else {
+      vcpu_owners_.push_back(std::move(fake));
+    }
+    vcpus.add(*vcpu_owners_.back());
   }
 }
 

@@ -24,7 +24,10 @@ namespace rrvm::core::testing {
 
 class TestVm {
  public:
-  explicit TestVm(int vcpu_count = 2, VmControlOptions options = {}, bool no_reboot = false);
+  // recording: the fakes are wrapped in the recording hypervisor layer (hv/recording), as the
+  // machine wraps the KVM backend, so ClockAccess, KvmclockCtrl, MsrAccess... reach the trace.
+  explicit TestVm(int vcpu_count = 2, VmControlOptions options = {}, bool no_reboot = false,
+                  bool recording = false);
   ~TestVm();
 
   // Starts the vCPU threads and puts the initial state (the machine's start-up sequence).
@@ -37,11 +40,19 @@ class TestVm {
   // QMP events VmControl sent, as "STOP", "RESUME", "SHUTDOWN host-qmp-quit", ...
   std::vector<std::string> events() const;
   FakeVcpu& fake(size_t i) { return *fake_vcpus_.at(i); }
+  // The VM the control logic and devices use: the fake, or its recording wrapper.
+  hv::Vm& hv_vm() { return *vm_owner_; }
   // Also called with every event (e.g. to forward them to a QMP server). Set before events flow.
   std::function<void(std::string_view, std::optional<ShutdownCause>)> on_event;
 
   CallLog log;
-  FakeVm vm{log};
+
+ private:
+  FakeVm* fake_vm_ = nullptr;
+  std::unique_ptr<hv::Vm> vm_owner_;  // the FakeVm, or a RecordingVm that owns it
+
+ public:
+  FakeVm& vm;  // scripting the fake KVM
   CpuSyncConfig config;
   IoBus pio{"pio"};
   IoBus mmio{"mmio"};
@@ -53,7 +64,8 @@ class TestVm {
   VmControl control;
 
  private:
-  std::vector<std::unique_ptr<FakeVcpu>> fake_vcpus_;
+  std::vector<FakeVcpu*> fake_vcpus_;
+  std::vector<std::unique_ptr<hv::Vcpu>> vcpu_owners_;  // the fakes, or recording wrappers
   mutable std::mutex events_mu_;
   std::vector<std::string> events_;
   std::thread loop_thread_;

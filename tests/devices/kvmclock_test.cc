@@ -22,7 +22,7 @@ class KvmclockTest : public ::testing::Test {
  protected:
   explicit KvmclockTest(KvmclockConfig config = {.adjust_clock_stable = true, .clock_ctrl = true})
       : memory_(GuestMemory::allocate(1 << 20).value()),
-        clock_(vm_.vm, vm_.vcpus, memory_, vm_.requests, config) {
+        clock_(vm_.hv_vm(), vm_.vcpus, memory_, vm_.requests, config) {
     clock_.attach(vm_.notifiers);  // after the vCPUs, as the machine does
     vm_.vm.clock = hv::ClockData{.clock_ns = 7'000'000'000, .flags = hv::CLOCK_FLAG_TSC_STABLE};
   }
@@ -238,7 +238,7 @@ TEST_F(KvmclockTest, RestoredClockIsUnreliableUnlessTheStateSaysSo) {
 TEST(KvmclockState, RestoreValidates) {
   TestVm vm(1);
   GuestMemory mem = GuestMemory::allocate(1 << 20).value();
-  Kvmclock clock(vm.vm, vm.vcpus, mem, vm.requests, {});
+  Kvmclock clock(vm.hv_vm(), vm.vcpus, mem, vm.requests, {});
   auto st = clock.restore({.clock_ns = 1, .has_realtime = false, .realtime_ns = 5});
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("realtime_ns set without has_realtime"), std::string::npos);

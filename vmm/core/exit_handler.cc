@@ -21,11 +21,6 @@ std::string_view suberror_name(uint32_t suberror) {
   return "unknown internal error";
 }
 
-void record(const hv::Exit& exit, const ExitContext& ctx) {
-  trace::emit(trace::VcpuExit{ctx.vcpu, hv::to_trace_kind(exit.kind), exit.address, exit.size,
-                              exit.is_write, exit.data, exit.detail});
-}
-
 // A guest or KVM error: the VM goes to internal-error (QEMU: vm_stop(RUN_STATE_INTERNAL_ERROR)
 // from kvm_cpu_exec), with the reason logged and recorded.
 ExitAction internal_error(const ExitContext& ctx, const std::string& reason) {
@@ -39,7 +34,6 @@ ExitAction internal_error(const ExitContext& ctx, const std::string& reason) {
 ExitAction handle_io(const hv::Exit& exit, const ExitContext& ctx, const IoBus& bus) {
   uint64_t expected = static_cast<uint64_t>(exit.size) * exit.count;
   if (exit.size == 0 || exit.size > 8 || exit.count == 0 || exit.data.size() != expected) {
-    record(exit, ctx);
     return internal_error(ctx, fmt::format("malformed {} exit at 0x{:x}: size {} count {} data {}",
                                            exit.kind == hv::Exit::Kind::Io ? "I/O" : "MMIO",
                                            exit.address, exit.size, exit.count, exit.data.size()));
@@ -53,13 +47,11 @@ ExitAction handle_io(const hv::Exit& exit, const ExitContext& ctx, const IoBus& 
       bus.read(exit.address, chunk);  // no device: all ones, like an open bus
     }
   }
-  record(exit, ctx);
   // A device that made a request (debug-exit, reset port) stops this vCPU after the access.
   return take_stop_current_vcpu() ? ExitAction::Stop : ExitAction::Continue;
 }
 
 ExitAction handle_system_event(const hv::Exit& exit, const ExitContext& ctx) {
-  record(exit, ctx);
   switch (exit.detail) {
     case SYSTEM_EVENT_SHUTDOWN:
       ctx.requests.request_shutdown(ShutdownCause::GuestShutdown, 0);
@@ -104,24 +96,19 @@ ExitAction handle_exit(const hv::Exit& exit, const ExitContext& ctx) {
       // A kick (pause, queued work) or a stray signal: the loop looks at its flags.
       return ExitAction::Continue;
     case Kind::Hlt:
-      record(exit, ctx);
       return ExitAction::Halt;
     case Kind::Shutdown:
       // Triple fault: QEMU resets the machine (or shuts down with -no-reboot).
-      record(exit, ctx);
       ctx.requests.request_reset(ShutdownCause::GuestReset);
       return ExitAction::Stop;
     case Kind::SystemEvent:
       return handle_system_event(exit, ctx);
     case Kind::InternalError:
     case Kind::FailEntry:
-      record(exit, ctx);
       return internal_error(ctx, describe_exit_error(exit));
     case Kind::Other:
-      record(exit, ctx);
       return internal_error(ctx, fmt::format("unhandled KVM exit reason {}", exit.detail));
   }
-  record(exit, ctx);
   return internal_error(ctx, fmt::format("unknown exit kind {}", static_cast<int>(exit.kind)));
 }
 

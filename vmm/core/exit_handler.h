@@ -24,9 +24,10 @@ struct ExitContext {
 };
 
 // Dispatches port I/O and MMIO to the devices (a read's result goes into exit.data, which
-// hv::Vcpu::run() made point at the vCPU's run area), turns guest shutdown/reset/crash and
-// KVM errors into requests, and records the exit as a VcpuExit event (after the device
-// answered, so a read's data is in it). Interrupted exits (kicks) are not recorded.
+// hv::Vcpu::run() made point at the vCPU's run area) and turns guest shutdown/reset/crash and
+// KVM errors into requests. The exit itself is recorded by the recording hypervisor layer
+// (VcpuExit, and the read data when the vCPU next enters KVM_RUN); errors are also recorded here
+// as warnings with their decoded reason.
 ExitAction handle_exit(const hv::Exit& exit, const ExitContext& ctx);
 
 // "emulation failure (suberror 1); data 0x..., 0x..." for an InternalError exit, "VM entry

@@ -129,11 +129,14 @@ void VcpuThread::wait_io_event(std::unique_lock<std::mutex>& lock) {
 ExitAction VcpuThread::run_guest() {
   for (;;) {
     // Registers fetched by device emulation (synchronize_state) go back first (RUNTIME level).
-    if (auto st = sync_.put_if_dirty(); !st.ok()) {
-      std::string text = st.error().describe();
-      spdlog::error("vcpu {}: {}", index(), text);
-      exits_.requests.request_vmstop(trace::RunState::InternalError, text);
-      return ExitAction::Stop;
+    if (sync_.dirty()) {
+      trace::Span span("kvm_cpu_exec");
+      if (auto st = sync_.put_if_dirty(); !st.ok()) {
+        std::string text = st.error().describe();
+        spdlog::error("vcpu {}: {}", index(), text);
+        exits_.requests.request_vmstop(trace::RunState::InternalError, text);
+        return ExitAction::Stop;
+      }
     }
     auto exit = vcpu_.run();
     if (!exit.ok()) {
