@@ -105,4 +105,20 @@ class MemoryChannel : public Channel {
   bool committed_ = false;
 };
 
+// Hands out one channel given up front: runs the incoming side on a stream already in memory (the
+// fuzz target, tests).
+class MemoryListener : public Listener {
+ public:
+  explicit MemoryListener(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
+  Result<std::unique_ptr<Channel>> accept() override {
+    if (!channel_) return make_error("migration channel memory: accept: already accepted");
+    return std::move(channel_);
+  }
+  void cancel() override {}
+  std::string uri() const override { return "memory"; }
+
+ private:
+  std::unique_ptr<Channel> channel_;
+};
+
 }  // namespace rrvm::migration

@@ -41,6 +41,13 @@ Result<std::unique_ptr<FakeMigratable>> FakeMigratable::create(const Options& op
   return vm;
 }
 
+FakeMigratable::Options FakeMigratable::small_target_options() {
+  Options o;
+  o.memory_bytes = 1ull << 20;
+  o.initial_state = trace::RunState::Prelaunch;
+  return o;
+}
+
 FakeMigratable::FakeMigratable(const Options& options)
     : options_(options), state_(options.initial_state),
       vcpus_running_(options.initial_state == trace::RunState::Running) {}
