@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/core/test_vm.h"
+#include "tests/core/trace_capture.h"
 #include "vmm/monitor/vm_commands.h"
 
 namespace rrvm::monitor {
@@ -105,6 +106,7 @@ class QmpServerTest : public ::testing::Test {
   }
   Json status(Client& c) { return c.command(R"({"execute":"query-status"})").at("return"); }
 
+  core::testing::TraceCapture capture_;  // installed before any thread starts
   std::string dir_, path_;
   TestVm vm_;
   CommandTable table_;
@@ -230,6 +232,47 @@ TEST_F(QmpServerTest, QuitEndsTheMainLoopAfterReplying) {
   // After the loop ended, VM commands are refused instead of hanging.
   Json r = c.command(R"({"execute":"stop"})");
   EXPECT_EQ(r["error"]["desc"], "rrvm is shutting down, command not run");
+}
+
+TEST_F(QmpServerTest, CommandsRepliesAndEventsAreTracedWithTheirSpans) {
+  using core::testing::backtrace_has;
+  using core::testing::find_event;
+  using core::testing::is;
+  using trace::EventType;
+  Client c(path_);
+  c.read();
+  c.negotiate();
+  c.command(R"({"execute":"cont"})");
+  c.command(R"({"execute":"stop","id":"s1"})");
+  c.command("{oops");
+  c.command("}");
+  EXPECT_EQ(vm_.stop_loop(), 0);
+  server_->close();
+  auto ev = capture_.finish();
+  std::string all;
+  for (const auto& e : ev) all += e.str() + "\n";
+  SCOPED_TRACE(all);
+
+  long cmd = find_event(ev, 0, is(EventType::MonitorCommand, R"("stop")"));
+  ASSERT_GE(cmd, 0);
+  EXPECT_EQ(ev[cmd].thread, "qmp");
+  EXPECT_TRUE(backtrace_has(ev[cmd], {"qmp:stop"}));
+  // The command runs on the main loop thread, under the monitor thread's span.
+  long change = find_event(ev, cmd, is(EventType::RunStateChange, "running -> paused"));
+  ASSERT_GE(change, 0);
+  EXPECT_EQ(ev[change].thread, "main");
+  EXPECT_TRUE(backtrace_has(ev[change], {"do_vm_stop", "vm_stop", "qmp_dispatch", "qmp:stop"}));
+  long stop_event = find_event(ev, change, is(EventType::MonitorReply, R"("event":"STOP")"));
+  long reply = find_event(ev, change, is(EventType::MonitorReply, R"({"return":{},"id":"s1"})"));
+  ASSERT_GE(stop_event, 0);
+  ASSERT_GE(reply, 0);
+  EXPECT_LT(stop_event, reply);
+  EXPECT_TRUE(backtrace_has(ev[reply], {"qmp_dispatch", "qmp:stop"}));
+  // Broken input is recorded with its error reply.
+  long bad = find_event(ev, reply, is(EventType::MonitorCommand, "{oops"));
+  ASSERT_GE(bad, 0);
+  EXPECT_TRUE(backtrace_has(ev[bad], {"qmp:invalid"}));
+  EXPECT_GE(find_event(ev, bad, is(EventType::MonitorReply, "JSON parse error")), 0);
 }
 
 TEST_F(QmpServerTest, SocketIsPrivateAndNeverClobbersOtherFiles) {
