@@ -1,5 +1,6 @@
 #include "tests/boot/guest_vm.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -21,6 +22,7 @@ struct Shared {
   std::mutex mu;
   std::condition_variable cv;
   GuestRun result;
+  std::string stop_when;
   bool stop = false;
 };
 
@@ -38,7 +40,7 @@ bool handle_io(const hv::Exit& exit, GuestRun& r) {
   }
   if (port == UART) {
     for (uint32_t i = 0; i < exit.count; ++i) r.console.push_back(static_cast<char>(exit.data[i * exit.size]));
-    return false;
+    return false;  // run's caller checks stop_when
   }
   if (port == 0x501) {
     r.exit_status = value;
@@ -55,6 +57,9 @@ bool handle_io(const hv::Exit& exit, GuestRun& r) {
 bool handle_exit(const hv::Exit& exit, int index, GuestRun& r) {
   switch (exit.kind) {
     case hv::Exit::Kind::Io: return handle_io(exit, r);
+    case hv::Exit::Kind::Mmio:
+      if (!exit.is_write) std::fill(exit.data.begin(), exit.data.end(), uint8_t{0xff});
+      return false;
     case hv::Exit::Kind::Interrupted: return false;
     case hv::Exit::Kind::Shutdown:
     case hv::Exit::Kind::InternalError:
@@ -85,8 +90,12 @@ void vcpu_loop(hv::Vcpu& vcpu, Shared& sh) {
     // INIT arrives; QEMU retries, and so do we.
     if (!exit.ok() && exit.error().err == EAGAIN) continue;
     std::lock_guard lock(sh.mu);
-    const bool stop = exit.ok() ? handle_exit(*exit, vcpu.index(), sh.result) : true;
+    bool stop = exit.ok() ? handle_exit(*exit, vcpu.index(), sh.result) : true;
     if (!exit.ok()) sh.result.harness_error = exit.error().describe();
+    if (!sh.stop_when.empty() && sh.result.console.find(sh.stop_when) != std::string::npos) {
+      sh.result.matched = true;
+      stop = true;
+    }
     if (stop) {
       sh.stop = true;
       sh.cv.notify_all();
@@ -128,8 +137,9 @@ Status GuestVm::boot(const KernelSpec& spec, uint64_t mem_bytes) {
   return ok_status();
 }
 
-GuestRun GuestVm::run(std::chrono::milliseconds timeout) {
+GuestRun GuestVm::run(std::chrono::milliseconds timeout, const std::string& stop_when) {
   Shared sh;
+  sh.stop_when = stop_when;
   std::vector<std::thread> threads;
   for (auto& v : vcpus_) threads.emplace_back(vcpu_loop, std::ref(*v), std::ref(sh));
   {
@@ -140,6 +150,26 @@ GuestRun GuestVm::run(std::chrono::milliseconds timeout) {
   for (auto& v : vcpus_) v->kick();
   for (auto& t : threads) t.join();
   return sh.result;
+}
+
+}  // namespace rrvm::boot::testing
+
+namespace rrvm::boot::testing {
+
+std::string GuestVm::describe_vcpus() {
+  std::string out;
+  for (auto& v : vcpus_) {
+    auto regs = v->get_regs();
+    auto sregs = v->get_sregs();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "vcpu%d rip=0x%llx rsp=0x%llx cr0=0x%llx efer=0x%llx\n", v->index(),
+                  regs.ok() ? static_cast<unsigned long long>(regs->rip) : 0ull,
+                  regs.ok() ? static_cast<unsigned long long>(regs->rsp) : 0ull,
+                  sregs.ok() ? static_cast<unsigned long long>(sregs->cr0) : 0ull,
+                  sregs.ok() ? static_cast<unsigned long long>(sregs->efer) : 0ull);
+    out += buf;
+  }
+  return out;
 }
 
 }  // namespace rrvm::boot::testing

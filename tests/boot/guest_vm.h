@@ -1,6 +1,7 @@
 // A minimal VM for booting the rrvm guest on KVM in the boot tests: guest RAM, in-kernel irqchip,
 // one thread per vCPU, and just the devices the guest touches (a write-only 16550 on 0x3f8, the
-// debug-exit port 0x501, the reset ports 0xcf9/0x64). It checks rrvm_boot's BootPlan against the
+// debug-exit port 0x501, the reset ports 0xcf9/0x64; any other port or MMIO access reads as all
+// ones and ignores writes, which is enough for Linux to get to its banner). It checks rrvm_boot's BootPlan against the
 // guest's entry code before the real machine (vmm/machine) exists; it is not that machine.
 #pragma once
 
@@ -26,6 +27,7 @@ struct GuestRun {
   int fatal_vcpu = -1;
   std::string harness_error;            // an exit this harness does not handle, or a KVM error
   bool timed_out = false;
+  bool matched = false;                 // the console showed run()'s stop_when
 };
 
 class GuestVm {
@@ -34,11 +36,15 @@ class GuestVm {
   bool open();
   // Creates the VM with `mem_bytes` of RAM and spec.vcpus vCPUs, and loads the kernel.
   Status boot(const KernelSpec& spec, uint64_t mem_bytes);
-  // Runs until the guest exits, resets or dies, or until `timeout`.
-  GuestRun run(std::chrono::milliseconds timeout);
+  // Runs until the guest exits, resets or dies, until the console shows `stop_when` (when not
+  // empty), or until `timeout`.
+  GuestRun run(std::chrono::milliseconds timeout, const std::string& stop_when = "");
 
   hv::Vcpu& vcpu(size_t i) { return *vcpus_[i]; }
+  // "vcpu0 rip=... rsp=... cr0=... efer=..." for every vCPU, for failure messages after run().
+  std::string describe_vcpus();
   const BootPlan& plan() const { return plan_; }
+  const GuestMemory& memory() const { return mem_; }
   std::string skip_reason;
 
  private:
