@@ -24,11 +24,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RRVM_CHECK(vm.ok());
   auto channel = std::make_unique<MemoryChannel>(std::vector<uint8_t>(data, data + size));
   Progress progress;
-  MigrationTarget target(**vm, std::make_unique<MemoryListener>(std::move(channel)), IncomingOptions{}, progress);
+  MigrationTarget target(**vm, std::make_unique<MemoryListener>(std::move(channel)),
+                         IncomingOptions{}, progress);
   target.run();
   MigrationStatus status = progress.stats().status;
   RRVM_CHECK(status == MigrationStatus::Completed || status == MigrationStatus::Failed);
   // A stream that loaded must have loaded every section and started the VM.
-  if (status == MigrationStatus::Completed) RRVM_CHECK((*vm)->run_state() != rrvm::trace::RunState::InMigrate);
+  if (status == MigrationStatus::Completed)
+    RRVM_CHECK((*vm)->run_state() != rrvm::trace::RunState::InMigrate);
   return 0;
 }

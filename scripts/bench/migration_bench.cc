@@ -49,7 +49,8 @@ double memcpy_bandwidth() {
 
 std::string snapshot_path() {
   const char* dir = std::getenv("RRVM_BENCH_DIR");
-  return (std::filesystem::path(dir ? dir : "/tmp") / ("rrvm-bench-" + std::to_string(::getpid()) + ".snap"))
+  return (std::filesystem::path(dir ? dir : "/tmp") /
+          ("rrvm-bench-" + std::to_string(::getpid()) + ".snap"))
       .string();
 }
 
@@ -130,8 +131,18 @@ void BM_Restore(benchmark::State& state) {
   std::filesystem::remove(path);
 }
 
-BENCHMARK(BM_Save)->ArgName("random64MiB")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Restore)->ArgName("random64MiB")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Save)
+    ->ArgName("random64MiB")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Restore)
+    ->ArgName("random64MiB")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace rrvm::migration

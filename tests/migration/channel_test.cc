@@ -56,7 +56,8 @@ TEST(FileChannel, ErrorsNameThePath) {
   EXPECT_NE(d.error().message.find("is a directory"), std::string::npos);
   auto missing = open_outgoing_channel("file:" + dir.file("no/such/dir.snap"));
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().describe().find("No such file"), std::string::npos) << missing.error().describe();
+  EXPECT_NE(missing.error().describe().find("No such file"), std::string::npos)
+      << missing.error().describe();
   auto listener = listen_incoming_channel("file:" + dir.file("absent.snap"));
   ASSERT_TRUE(listener.ok());
   auto in = (*listener)->accept();
@@ -92,7 +93,8 @@ void round_trip(const std::string& uri) {
   EXPECT_EQ(*n, 0u);
   Status exact = in->read_exact(std::span<uint8_t>(&b, 1));
   ASSERT_FALSE(exact.ok());
-  EXPECT_NE(exact.error().message.find("peer closed the connection"), std::string::npos) << exact.error().message;
+  EXPECT_NE(exact.error().message.find("peer closed the connection"), std::string::npos)
+      << exact.error().message;
 }
 
 TEST(SocketChannel, UnixRoundTrip) {
@@ -118,7 +120,8 @@ TEST(SocketChannel, WritingToAVanishedPeerNamesTheErrno) {
   for (int i = 0; i < 64 && s.ok(); ++i) s = out->write_all(chunk);
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(s.error().err == EPIPE || s.error().err == ECONNRESET) << s.error().describe();
-  EXPECT_NE(s.error().describe().find("migration channel unix:"), std::string::npos) << s.error().describe();
+  EXPECT_NE(s.error().describe().find("migration channel unix:"), std::string::npos)
+      << s.error().describe();
 }
 
 TEST(SocketChannel, CancelWakesABlockedRead) {

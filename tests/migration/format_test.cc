@@ -38,8 +38,8 @@ TEST(ChannelUri, ParsesTheThreeTransports) {
 }
 
 TEST(ChannelUri, RefusesMalformedUris) {
-  for (const char* bad : {"foo", "exec:cat > x", "file:", "unix:", "tcp:host", "tcp::1", "tcp:h:99999", "tcp:h:12x",
-                          "tcp:[::1]80", "tcp:h:"}) {
+  for (const char* bad : {"foo", "exec:cat > x", "file:", "unix:", "tcp:host", "tcp::1",
+                          "tcp:h:99999", "tcp:h:12x", "tcp:[::1]80", "tcp:h:"}) {
     auto r = parse_channel_uri(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -127,9 +127,11 @@ TEST(PageScan, ZeroPageDetection) {
 
 TEST(PageScan, ResidencyReportsOnlyPopulatedPages) {
   auto residency = PageResidency::open();
-  if (!residency.ok()) GTEST_SKIP() << "cannot read /proc/self/pagemap: " << residency.error().describe();
+  if (!residency.ok())
+    GTEST_SKIP() << "cannot read /proc/self/pagemap: " << residency.error().describe();
   const uint64_t pages = 256;
-  void* mem = ::mmap(nullptr, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mem = ::mmap(nullptr, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(mem, MAP_FAILED);
   auto* bytes = static_cast<uint8_t*>(mem);
   bytes[3 * PAGE_SIZE] = 1;
@@ -156,7 +158,9 @@ class RunCodecTest : public ::testing::Test {
     std::mt19937 rng(seed);
     for (size_t b = 0; b < PAGE_SIZE; ++b) page(src_, i)[b] = static_cast<uint8_t>(rng());
   }
-  Result<RunDecoder::Applied> apply(const EncodedRun& run) { return decoder_.apply(run.descriptor, run.payload, dst_); }
+  Result<RunDecoder::Applied> apply(const EncodedRun& run) {
+    return decoder_.apply(run.descriptor, run.payload, dst_);
+  }
 
   GuestMemory src_, dst_;
   RunEncoder encoder_;
@@ -205,7 +209,8 @@ TEST_F(RunCodecTest, RefusesBadRuns) {
   ASSERT_LT(good.payload.size(), 2 * PAGE_SIZE);
   std::vector<uint8_t> payload(good.payload.begin(), good.payload.end());
 
-  auto expect_refused = [&](std::span<const uint8_t> descriptor, std::span<const uint8_t> body, const char* what) {
+  auto expect_refused = [&](std::span<const uint8_t> descriptor, std::span<const uint8_t> body,
+                            const char* what) {
     auto r = decoder_.apply(descriptor, body, dst_);
     ASSERT_FALSE(r.ok()) << "accepted: " << what;
     EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
@@ -225,21 +230,28 @@ TEST_F(RunCodecTest, RefusesBadRuns) {
     edit(run);
     return message_bytes(message);
   };
-  expect_refused(rebuild([](auto r) { r.setGpa(2 << 20); }, payload), payload, "not inside one RAM region");
-  expect_refused(rebuild([](auto r) { r.setGpa((2 << 20) - PAGE_SIZE); }, payload), payload, "not inside one RAM region");
-  expect_refused(rebuild([](auto r) { r.setGpa(~uint64_t{0} & ~(PAGE_SIZE - 1)); }, payload), payload,
+  expect_refused(rebuild([](auto r) { r.setGpa(2 << 20); }, payload), payload,
                  "not inside one RAM region");
+  expect_refused(rebuild([](auto r) { r.setGpa((2 << 20) - PAGE_SIZE); }, payload), payload,
+                 "not inside one RAM region");
+  expect_refused(rebuild([](auto r) { r.setGpa(~uint64_t{0} & ~(PAGE_SIZE - 1)); }, payload),
+                 payload, "not inside one RAM region");
   expect_refused(rebuild([](auto r) { r.setGpa(12); }, payload), payload, "not page aligned");
   expect_refused(rebuild([](auto r) { r.setPageCount(0); }, payload), payload, "page count 0");
-  expect_refused(rebuild([](auto r) { r.setPageCount(MAX_RUN_PAGES + 1); }, payload), payload, "page count");
-  expect_refused(rebuild([](auto r) { r.initZeroPages(2); }, payload), payload, "bitmap has 2 words");
-  expect_refused(rebuild([](auto r) { r.getZeroPages().set(0, 0b110000); }, payload), payload, "past page 4");
+  expect_refused(rebuild([](auto r) { r.setPageCount(MAX_RUN_PAGES + 1); }, payload), payload,
+                 "page count");
+  expect_refused(rebuild([](auto r) { r.initZeroPages(2); }, payload), payload,
+                 "bitmap has 2 words");
+  expect_refused(rebuild([](auto r) { r.getZeroPages().set(0, 0b110000); }, payload), payload,
+                 "past page 4");
   // Claims three data pages: the frame decompresses to two.
-  expect_refused(rebuild([](auto r) { r.getZeroPages().set(0, 0b1000); }, payload), payload, "decompressed to");
+  expect_refused(rebuild([](auto r) { r.getZeroPages().set(0, 0b1000); }, payload), payload,
+                 "decompressed to");
   std::vector<uint8_t> cut(payload.begin(), payload.end() - 3);
   expect_refused(rebuild([](auto) {}, cut), cut, "zstd");
   std::vector<uint8_t> raw(2 * PAGE_SIZE - 1, 1);
-  expect_refused(rebuild([](auto r) { r.setEncoding(schema::RamEncoding::RAW); }, raw), raw, "raw payload");
+  expect_refused(rebuild([](auto r) { r.setEncoding(schema::RamEncoding::RAW); }, raw), raw,
+                 "raw payload");
   EXPECT_TRUE(apply(good).ok());
 }
 
@@ -311,7 +323,8 @@ TEST(StreamReader, RefusesBadFraming) {
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
 
   // The second record's frame starts where the first record ends.
-  const size_t second = PREAMBLE_BYTES + FRAME_BYTES + decode_frame(&good[PREAMBLE_BYTES]).descriptor_bytes;
+  const size_t second =
+      PREAMBLE_BYTES + FRAME_BYTES + decode_frame(&good[PREAMBLE_BYTES]).descriptor_bytes;
   auto with_frame = [&](Frame f) {
     std::vector<uint8_t> b = good;
     encode_frame(f, &b[second]);
@@ -325,7 +338,8 @@ TEST(StreamReader, RefusesBadFraming) {
   msg = with_frame(Frame{f.kind, f.descriptor_bytes, 1ull << 62});
   EXPECT_NE(msg.find("exceeds the limit"), std::string::npos) << msg;
   msg = with_frame(Frame{static_cast<uint32_t>(RecordKind::Iteration), f.descriptor_bytes, 8});
-  EXPECT_NE(msg.find("iteration record at offset " + std::to_string(second)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("iteration record at offset " + std::to_string(second)), std::string::npos)
+      << msg;
 }
 
 }  // namespace

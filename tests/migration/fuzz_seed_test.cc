@@ -16,7 +16,8 @@ namespace {
 
 using test::FakeMigratable;
 
-const std::filesystem::path SEED_DIR = std::filesystem::path(RRVM_SOURCE_DIR) / "fuzz/corpus/snapshot";
+const std::filesystem::path SEED_DIR =
+    std::filesystem::path(RRVM_SOURCE_DIR) / "fuzz/corpus/snapshot";
 
 // Two sources: a running VM with random and compressible pages, and a paused one with one page.
 void write_seeds() {

@@ -58,8 +58,8 @@ void migrate_live(const std::string& listen_uri) {
 
   // First pass, at least one dirty pass, and the final pass with the VM stopped.
   EXPECT_GE(out.iterations, 3u) << "writes during the first pass: " << source->pages_written()
-                                << ", expected downtime " << out.expected_downtime_ms << " ms, total "
-                                << out.total_time_ms << " ms";
+                                << ", expected downtime " << out.expected_downtime_ms
+                                << " ms, total " << out.total_time_ms << " ms";
   EXPECT_EQ(in.iterations, out.iterations);
   EXPECT_LE(out.expected_downtime_ms, params.downtime_limit_ms) << "completed before converging";
   EXPECT_LT(out.downtime_ms, 2000u);
@@ -133,7 +133,8 @@ TEST(LiveMigration, TargetGoneAfterTheLastByteResumesTheSource) {
   ASSERT_EQ(out.status, MigrationStatus::Failed);
   EXPECT_NE(out.error.find("peer closed the connection"), std::string::npos) << out.error;
   // Stopped for completion, then running again: the target never confirmed.
-  EXPECT_TRUE(in_order(source->calls(), {"vm_stop_force_state finish-migrate", "save_section serial", "vm_start"}));
+  EXPECT_TRUE(in_order(source->calls(),
+                       {"vm_stop_force_state finish-migrate", "save_section serial", "vm_start"}));
   EXPECT_EQ(source->run_state(), RunState::Running);
 }
 
@@ -149,10 +150,29 @@ TEST(LiveMigration, TargetRefusalIsReportedToTheSource) {
   MigrationStats in = incoming.wait();
   ASSERT_EQ(in.status, MigrationStatus::Failed);
   ASSERT_EQ(out.status, MigrationStatus::Failed);
-  EXPECT_NE(out.error.find("the migration target refused the stream"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("the migration target refused the stream"), std::string::npos)
+      << out.error;
   EXPECT_NE(out.error.find("kvmclock state is not valid"), std::string::npos) << out.error;
   EXPECT_EQ(source->run_state(), RunState::Running);
   EXPECT_EQ(target->run_state(), RunState::InMigrate);
+}
+
+TEST(LiveMigration, TargetOfAnotherShapeTellsTheSourceWhy) {
+  TempDir dir;
+  auto options = live_options();
+  auto source = test::make_vm(options);
+  source->fill_random(0, 8192, 4);  // more than the socket buffers hold: the source is writing
+  FakeMigratable::Options other = options;
+  other.vcpus = 4;
+  auto target = test::make_target_for(other);
+  MigrationManager incoming(*target);
+  ASSERT_TRUE(incoming.start_incoming("tcp:127.0.0.1:0", {}).ok());
+  MigrationStats out = test::migrate_out(*source, incoming.incoming_uri());
+  EXPECT_EQ(incoming.wait().status, MigrationStatus::Failed);
+  ASSERT_EQ(out.status, MigrationStatus::Failed);
+  EXPECT_NE(out.error.find("the migration target refused the stream"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("the stream's VM has 2 vCPUs, this VM has 4"), std::string::npos) << out.error;
+  EXPECT_EQ(source->run_state(), RunState::Running);
 }
 
 TEST(LiveMigration, CancelResumesTheSourceAndFailsTheTarget) {
@@ -168,7 +188,8 @@ TEST(LiveMigration, CancelResumesTheSourceAndFailsTheTarget) {
   slow.max_bandwidth = 2 << 20;  // 32 MiB would take 16 s
   ASSERT_TRUE(outgoing.set_parameters(slow).ok());
   ASSERT_TRUE(outgoing.start(incoming.incoming_uri()).ok());
-  while (outgoing.query().ram_transferred < (256 << 10)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (outgoing.query().ram_transferred < (256 << 10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto t0 = std::chrono::steady_clock::now();
   outgoing.cancel();
   MigrationStats out = outgoing.wait();

@@ -26,7 +26,8 @@ TempDir::~TempDir() {
 
 std::vector<std::string> TempDir::entries() const {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(path_)) out.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(path_))
+    out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -68,7 +69,8 @@ std::vector<uint8_t> read_bytes(const std::string& path) {
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<RecordSpan> list_records(const std::vector<uint8_t>& stream) {
@@ -79,7 +81,8 @@ std::vector<RecordSpan> list_records(const std::vector<uint8_t>& stream) {
   while (true) {
     auto record = reader.next();
     RRVM_CHECK_MSG(record.ok(), record.ok() ? "" : record.error().describe());
-    RecordSpan span{record->kind, record->offset, reader.offset() - record->payload.size(), reader.offset(), ""};
+    RecordSpan span{record->kind, record->offset, reader.offset() - record->payload.size(),
+                    reader.offset(), ""};
     if (record->kind == RecordKind::Section) {
       RRVM_CHECK(read_message<schema::SectionHeader>(record->descriptor, MAX_DESCRIPTOR_BYTES,
                                                      [&](schema::SectionHeader::Reader r) {

@@ -37,19 +37,21 @@ std::unique_ptr<FakeMigratable> make_vm(FakeMigratable::Options options);
 std::unique_ptr<FakeMigratable> make_target_for(const FakeMigratable::Options& source);
 
 // Runs an outgoing migration to `uri` to its end.
-MigrationStats migrate_out(FakeMigratable& vm, const std::string& uri, MigrationParameters params = {});
+MigrationStats migrate_out(FakeMigratable& vm, const std::string& uri,
+                           MigrationParameters params = {});
 // Loads a snapshot file into vm to its end.
-MigrationStats restore_from(FakeMigratable& vm, const std::string& path, IncomingOptions options = {});
+MigrationStats restore_from(FakeMigratable& vm, const std::string& path,
+                            IncomingOptions options = {});
 
 std::vector<uint8_t> read_bytes(const std::string& path);
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 
 struct RecordSpan {
   RecordKind kind;
-  uint64_t offset;        // of the frame
+  uint64_t offset;  // of the frame
   uint64_t payload_offset;
-  uint64_t end;           // one past the last byte
-  std::string name;       // section name for sections
+  uint64_t end;      // one past the last byte
+  std::string name;  // section name for sections
 };
 // The records of a well-formed stream, in order.
 std::vector<RecordSpan> list_records(const std::vector<uint8_t>& stream);

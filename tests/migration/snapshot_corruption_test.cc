@@ -49,7 +49,8 @@ class CorruptionTest : public ::testing::Test {
     MigrationStats in = test::restore_from(*target, path_);
     EXPECT_EQ(in.status, MigrationStatus::Failed);
     for (const std::string& c : target->calls()) {
-      EXPECT_EQ(c.rfind("load_section", 0), std::string::npos) << "loaded before the stream was verified: " << in.error;
+      EXPECT_EQ(c.rfind("load_section", 0), std::string::npos)
+          << "loaded before the stream was verified: " << in.error;
       EXPECT_NE(c, "vm_start") << in.error;
     }
     EXPECT_NE(in.error.find("snapshot " + path_ + ": "), std::string::npos) << in.error;
@@ -81,16 +82,19 @@ TEST_F(CorruptionTest, BitFlipInASectionNamesTheSection) {
   std::vector<uint8_t> bytes = good_;
   bytes[cpu1.payload_offset + 1234] ^= 0x10;
   std::string error = refused(bytes);
-  EXPECT_NE(error.find("section 'cpu/1' at offset " + std::to_string(cpu1.offset) + ": checksum mismatch"),
+  EXPECT_NE(error.find("section 'cpu/1' at offset " + std::to_string(cpu1.offset) +
+                       ": checksum mismatch"),
             std::string::npos)
       << error;
 }
 
 TEST_F(CorruptionTest, TruncationInsideASectionNamesTheSection) {
   const RecordSpan& cpu1 = section("cpu/1");
-  std::vector<uint8_t> bytes(good_.begin(), good_.begin() + static_cast<long>(cpu1.payload_offset + 100));
+  std::vector<uint8_t> bytes(good_.begin(),
+                             good_.begin() + static_cast<long>(cpu1.payload_offset + 100));
   std::string error = refused(bytes);
-  EXPECT_NE(error.find("section 'cpu/1' at offset " + std::to_string(cpu1.offset) + ": truncated"), std::string::npos)
+  EXPECT_NE(error.find("section 'cpu/1' at offset " + std::to_string(cpu1.offset) + ": truncated"),
+            std::string::npos)
       << error;
 }
 
@@ -100,7 +104,8 @@ TEST_F(CorruptionTest, BitFlipInRamNamesTheRun) {
     std::vector<uint8_t> bytes = good_;
     bytes[r.payload_offset + (r.end - r.payload_offset) / 2] ^= 1;
     std::string error = refused(bytes);
-    EXPECT_NE(error.find("RAM run at offset " + std::to_string(r.offset)), std::string::npos) << error;
+    EXPECT_NE(error.find("RAM run at offset " + std::to_string(r.offset)), std::string::npos)
+        << error;
     EXPECT_NE(error.find("checksum mismatch"), std::string::npos) << error;
   }
 }
@@ -128,7 +133,8 @@ TEST_F(CorruptionTest, EveryBitFlipIsRefused) {
   std::vector<uint64_t> positions = {0, 7, 8, 12, 15};
   for (const RecordSpan& r : records_) {
     for (uint64_t at = r.offset; at < r.payload_offset; ++at) positions.push_back(at);
-    for (uint64_t at = r.payload_offset; at < r.end; at += std::max<uint64_t>(1, (r.end - r.payload_offset) / 4)) {
+    for (uint64_t at = r.payload_offset; at < r.end;
+         at += std::max<uint64_t>(1, (r.end - r.payload_offset) / 4)) {
       positions.push_back(at);
     }
   }
@@ -153,8 +159,9 @@ TEST_F(CorruptionTest, HugeLengthsAreRefusedWithoutAllocating) {
     f.payload_bytes = payload;
     encode_frame(f, &bytes[cpu1.offset]);
     std::string error = refused(bytes);
-    EXPECT_NE(error.find("section record at offset " + std::to_string(cpu1.offset) + ": payload length"),
-              std::string::npos)
+    EXPECT_NE(
+        error.find("section record at offset " + std::to_string(cpu1.offset) + ": payload length"),
+        std::string::npos)
         << error;
   }
   std::vector<uint8_t> bytes = good_;
@@ -211,7 +218,9 @@ TEST_F(CorruptionTest, RunOutsideRamIsRefused) {
   CraftedStream s(*vm);
   s.run(options_.memory_bytes, 1, std::vector<uint8_t>(PAGE_SIZE, 1));
   std::string error = refused(s.finish());
-  EXPECT_NE(error.find("run of 1 pages at gpa 0x400000 is not inside one RAM region"), std::string::npos) << error;
+  EXPECT_NE(error.find("run of 1 pages at gpa 0x400000 is not inside one RAM region"),
+            std::string::npos)
+      << error;
 }
 
 TEST_F(CorruptionTest, SectionsOutOfOrderUnknownOrMissingAreRefused) {

@@ -31,8 +31,8 @@ class SnapshotTest : public ::testing::Test {
   void SetUp() override {
     options_ = two_region_options();
     source_ = test::make_vm(options_);
-    source_->fill_random(0x10000, 300, 1);                    // region 0, across run boundaries
-    source_->fill_random((4ull << 30) + (5 << 20), 40, 2);   // region 1
+    source_->fill_random(0x10000, 300, 1);                  // region 0, across run boundaries
+    source_->fill_random((4ull << 30) + (5 << 20), 40, 2);  // region 1
     ASSERT_TRUE(source_->memory().write_obj<uint64_t>(23ull << 20, 0x1122334455667788ull).ok());
     source_->set_section_data("cpu/0", binary_blob(5000, 1));
     source_->set_section_data("kvmclock", binary_blob(40, 2));
@@ -66,7 +66,8 @@ TEST_F(SnapshotTest, RoundTripGivesIdenticalRamAndSections) {
 }
 
 TEST_F(SnapshotTest, SourceFollowsQemusCompletionOrder) {
-  ASSERT_EQ(test::migrate_out(*source_, "file:" + dir_.file("vm.snap")).status, MigrationStatus::Completed);
+  ASSERT_EQ(test::migrate_out(*source_, "file:" + dir_.file("vm.snap")).status,
+            MigrationStatus::Completed);
   auto calls = source_->calls();
   EXPECT_TRUE(in_order(calls, {"start_dirty_log", "fetch_dirty_log 0", "fetch_dirty_log 1",
                                "vm_stop_force_state finish-migrate", "cpu_synchronize_all_states",
@@ -82,10 +83,11 @@ TEST_F(SnapshotTest, TargetLoadsEverythingBeforeStarting) {
   ASSERT_EQ(test::migrate_out(*source_, "file:" + path).status, MigrationStatus::Completed);
   auto target = test::make_target_for(options_);
   ASSERT_EQ(test::restore_from(*target, path).status, MigrationStatus::Completed);
-  EXPECT_EQ(target->calls(), (std::vector<std::string>{"set_run_state inmigrate", "load_section cpu/0 v1",
-                                                        "load_section cpu/1 v1", "load_section kvmclock v1",
-                                                        "load_section serial v1", "cpu_synchronize_all_post_init",
-                                                        "vm_start"}));
+  EXPECT_EQ(target->calls(),
+            (std::vector<std::string>{"set_run_state inmigrate", "load_section cpu/0 v1",
+                                      "load_section cpu/1 v1", "load_section kvmclock v1",
+                                      "load_section serial v1", "cpu_synchronize_all_post_init",
+                                      "vm_start"}));
 }
 
 TEST_F(SnapshotTest, SnapshotOfAPausedVmRestoresPaused) {
@@ -103,7 +105,8 @@ TEST_F(SnapshotTest, NoAutostartLeavesTheTargetPaused) {
   const std::string path = dir_.file("vm.snap");
   ASSERT_EQ(test::migrate_out(*source_, "file:" + path).status, MigrationStatus::Completed);
   auto target = test::make_target_for(options_);
-  ASSERT_EQ(test::restore_from(*target, path, IncomingOptions{.autostart = false}).status, MigrationStatus::Completed);
+  ASSERT_EQ(test::restore_from(*target, path, IncomingOptions{.autostart = false}).status,
+            MigrationStatus::Completed);
   EXPECT_EQ(target->run_state(), RunState::Paused);
   EXPECT_FALSE(contains(target->calls(), "vm_start"));
 }
@@ -118,7 +121,8 @@ TEST_F(SnapshotTest, SnapshotTakenAgainAfterRestoreIsTheSame) {
   auto again = test::make_target_for(options_);
   ASSERT_EQ(test::restore_from(*again, second).status, MigrationStatus::Completed);
   EXPECT_EQ(again->ram_image(), source_->ram_image());
-  for (const SectionInfo& s : options_.sections) EXPECT_EQ(again->section_data(s.name), source_->section_data(s.name));
+  for (const SectionInfo& s : options_.sections)
+    EXPECT_EQ(again->section_data(s.name), source_->section_data(s.name));
 }
 
 TEST_F(SnapshotTest, FailedSaveResumesTheVmAndLeavesNoFile) {
@@ -128,15 +132,16 @@ TEST_F(SnapshotTest, FailedSaveResumesTheVmAndLeavesNoFile) {
   EXPECT_NE(out.error.find("section 'kvmclock'"), std::string::npos) << out.error;
   EXPECT_NE(out.error.find("KVM_GET_CLOCK"), std::string::npos) << out.error;
   EXPECT_EQ(source_->run_state(), RunState::Running);
-  EXPECT_TRUE(in_order(source_->calls(), {"vm_stop_force_state finish-migrate", "save_section kvmclock",
-                                          "stop_dirty_log", "vm_start"}));
+  EXPECT_TRUE(in_order(source_->calls(), {"vm_stop_force_state finish-migrate",
+                                          "save_section kvmclock", "stop_dirty_log", "vm_start"}));
   EXPECT_TRUE(dir_.entries().empty()) << ::testing::PrintToString(dir_.entries());
 }
 
 TEST_F(SnapshotTest, FailedSaveOfAPausedVmPutsItsStateBack) {
   ASSERT_TRUE(source_->vm_stop_force_state(RunState::Paused, "test").ok());
   source_->fail_save("serial", "boom");
-  ASSERT_EQ(test::migrate_out(*source_, "file:" + dir_.file("vm.snap")).status, MigrationStatus::Failed);
+  ASSERT_EQ(test::migrate_out(*source_, "file:" + dir_.file("vm.snap")).status,
+            MigrationStatus::Failed);
   EXPECT_EQ(source_->run_state(), RunState::Paused);
   EXPECT_FALSE(contains(source_->calls(), "vm_start"));
 }
@@ -161,7 +166,8 @@ std::string restore_error(const std::string& path, const FakeMigratable::Options
   MigrationStats in = test::restore_from(*target, path);
   EXPECT_EQ(in.status, MigrationStatus::Failed);
   EXPECT_TRUE(target->calls().size() <= 1) << "refused before loading anything";
-  EXPECT_EQ(target->ram_image(), std::vector<uint8_t>(options.memory_bytes, 0)) << "refused before any RAM";
+  EXPECT_EQ(target->ram_image(), std::vector<uint8_t>(options.memory_bytes, 0))
+      << "refused before any RAM";
   return in.error;
 }
 
@@ -170,7 +176,8 @@ TEST_F(SnapshotTest, RefusesAVmThatDoesNotMatch) {
   ASSERT_EQ(test::migrate_out(*source_, "file:" + path).status, MigrationStatus::Completed);
   auto expect = [&](FakeMigratable::Options o, const std::string& what) {
     std::string error = restore_error(path, o);
-    EXPECT_NE(error.find("snapshot " + path + ": header at offset 16: "), std::string::npos) << error;
+    EXPECT_NE(error.find("snapshot " + path + ": header at offset 16: "), std::string::npos)
+        << error;
     EXPECT_NE(error.find(what), std::string::npos) << error;
   };
   FakeMigratable::Options o = options_;

@@ -20,7 +20,7 @@ using test::TempDir;
 
 struct TracedEvent {
   std::string thread;
-  std::string what;                  // "span NAME", "migration PHASE", "section save NAME"
+  std::string what;                    // "span NAME", "migration PHASE", "section save NAME"
   std::vector<std::string> backtrace;  // innermost first
 };
 
@@ -50,8 +50,8 @@ std::vector<TracedEvent> record(const std::string& path, Fn&& body) {
     } else if (auto* m = std::get_if<trace::MigrationEvent>(&e->body)) {
       t.what = "migration " + std::string(trace::migration_phase_name(m->phase));
     } else if (auto* s = std::get_if<trace::SnapshotSection>(&e->body)) {
-      t.what = "section " + std::string(trace::section_op_name(s->op)) + " " + std::string(s->device) +
-               (s->ok ? "" : " failed");
+      t.what = "section " + std::string(trace::section_op_name(s->op)) + " " +
+               std::string(s->device) + (s->ok ? "" : " failed");
     } else {
       continue;
     }
@@ -88,37 +88,54 @@ TEST(MigrationTrace, SnapshotAndRestoreFollowQemusSequence) {
     EXPECT_EQ(test::migrate_out(*source, "file:" + snap).status, MigrationStatus::Completed);
   });
   std::vector<std::string> src = whats(saved, "migration");
-  EXPECT_TRUE(in_order(src, {"span migration_thread", "migration setup", "span qemu_savevm_state_setup",
-                             "span migration_iteration_run", "migration iteration", "span migration_iteration_run",
-                             "span migration_completion", "migration completion", "span migration_completion_precopy",
-                             "span migration_stop_vm", "span qemu_savevm_state_complete_precopy",
-                             "span ram_save_complete", "migration iteration", "span savevm.device globalstate",
-                             "section save globalstate", "span savevm.device cpu/0", "section save cpu/0",
-                             "span savevm.device cpu/1", "section save cpu/1", "span savevm.device kvmclock",
-                             "section save kvmclock", "span savevm.device serial", "section save serial",
-                             "span migration_iteration_finish", "migration completed"}))
+  EXPECT_TRUE(in_order(src, {"span migration_thread",
+                             "migration setup",
+                             "span qemu_savevm_state_setup",
+                             "span migration_iteration_run",
+                             "migration iteration",
+                             "span migration_iteration_run",
+                             "span migration_completion",
+                             "migration completion",
+                             "span migration_completion_precopy",
+                             "span migration_stop_vm",
+                             "span qemu_savevm_state_complete_precopy",
+                             "span ram_save_complete",
+                             "migration iteration",
+                             "span savevm.device globalstate",
+                             "section save globalstate",
+                             "span savevm.device cpu/0",
+                             "section save cpu/0",
+                             "span savevm.device cpu/1",
+                             "section save cpu/1",
+                             "span savevm.device kvmclock",
+                             "section save kvmclock",
+                             "span savevm.device serial",
+                             "section save serial",
+                             "span migration_iteration_finish",
+                             "migration completed"}))
       << ::testing::PrintToString(src);
   const TracedEvent* kvmclock = find(saved, "section save kvmclock");
   ASSERT_NE(kvmclock, nullptr);
-  EXPECT_EQ(kvmclock->backtrace,
-            (std::vector<std::string>{"savevm.device kvmclock", "qemu_savevm_state_complete_precopy",
-                                      "migration_completion_precopy", "migration_completion",
-                                      "migration_iteration_run", "migration_thread"}));
+  EXPECT_EQ(kvmclock->backtrace, (std::vector<std::string>{
+                                     "savevm.device kvmclock", "qemu_savevm_state_complete_precopy",
+                                     "migration_completion_precopy", "migration_completion",
+                                     "migration_iteration_run", "migration_thread"}));
 
   auto target = test::make_target_for(options);
   auto loaded = record(dir.file("target.rrtrace"), [&] {
     EXPECT_EQ(test::restore_from(*target, snap).status, MigrationStatus::Completed);
   });
   std::vector<std::string> dst = whats(loaded, "migration-incoming");
-  EXPECT_TRUE(in_order(dst, {"span process_incoming_migration", "migration load-start", "span qemu_loadvm_state",
-                             "span loadvm.device globalstate", "section load globalstate",
-                             "span loadvm.device cpu/0", "section load cpu/0", "span loadvm.device serial",
-                             "section load serial", "migration load-done", "span process_incoming_migration_bh"}))
+  EXPECT_TRUE(in_order(
+      dst, {"span process_incoming_migration", "migration load-start", "span qemu_loadvm_state",
+            "span loadvm.device globalstate", "section load globalstate",
+            "span loadvm.device cpu/0", "section load cpu/0", "span loadvm.device serial",
+            "section load serial", "migration load-done", "span process_incoming_migration_bh"}))
       << ::testing::PrintToString(dst);
   const TracedEvent* cpu1 = find(loaded, "section load cpu/1");
   ASSERT_NE(cpu1, nullptr);
   EXPECT_EQ(cpu1->backtrace, (std::vector<std::string>{"loadvm.device cpu/1", "qemu_loadvm_state",
-                                                        "process_incoming_migration"}));
+                                                       "process_incoming_migration"}));
 }
 
 TEST(MigrationTrace, FailuresAreRecordedWithTheirReason) {
@@ -128,7 +145,8 @@ TEST(MigrationTrace, FailuresAreRecordedWithTheirReason) {
   auto source = test::make_vm(options);
   source->fail_save("serial", "serial: FIFO state unreadable");
   auto events = record(dir.file("fail.rrtrace"), [&] {
-    EXPECT_EQ(test::migrate_out(*source, "file:" + dir.file("vm.snap")).status, MigrationStatus::Failed);
+    EXPECT_EQ(test::migrate_out(*source, "file:" + dir.file("vm.snap")).status,
+              MigrationStatus::Failed);
   });
   std::vector<std::string> src = whats(events, "migration");
   EXPECT_TRUE(in_order(src, {"span savevm.device serial", "section save serial failed",

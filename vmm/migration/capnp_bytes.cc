@@ -20,8 +20,8 @@ namespace detail {
 Status read_message_impl(std::span<const uint8_t> bytes, size_t max_bytes,
                          const std::function<Status(capnp::MessageReader&)>& fn) {
   if (bytes.size() > max_bytes) {
-    return make_error("message of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
-                      std::to_string(max_bytes));
+    return make_error("message of " + std::to_string(bytes.size()) +
+                      " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return make_error("message of " + std::to_string(bytes.size()) +

@@ -45,7 +45,8 @@ Result<ChannelUri> parse_tcp(const std::string& rest, const std::string& uri) {
 Result<ChannelUri> parse_channel_uri(const std::string& uri) {
   size_t colon = uri.find(':');
   if (colon == std::string::npos) {
-    return make_error("migration URI '" + uri + "': expected file:PATH, unix:PATH or tcp:HOST:PORT");
+    return make_error("migration URI '" + uri +
+                      "': expected file:PATH, unix:PATH or tcp:HOST:PORT");
   }
   std::string scheme = uri.substr(0, colon);
   std::string rest = uri.substr(colon + 1);

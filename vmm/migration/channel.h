@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -25,9 +26,9 @@ namespace rrvm::migration {
 struct ChannelUri {
   enum class Kind { File, Unix, Tcp };
   Kind kind = Kind::File;
-  std::string path;  // file, unix
-  std::string host;  // tcp; an IPv6 literal without its brackets
-  uint16_t port = 0; // tcp; 0 on a listener picks a free port
+  std::string path;   // file, unix
+  std::string host;   // tcp; an IPv6 literal without its brackets
+  uint16_t port = 0;  // tcp; 0 on a listener picks a free port
 };
 
 // "file:/a/b.snap", "unix:/run/m.sock", "tcp:127.0.0.1:4444", "tcp:[::1]:4444".
@@ -47,6 +48,9 @@ class Channel {
   // fsynced; a socket needs nothing. A channel that is destroyed uncommitted leaves no file behind.
   virtual Status commit() = 0;
   virtual void cancel() = 0;
+  // Later reads give up after `timeout` with an error (0: wait forever, the default). Only live
+  // channels wait for a peer; files and memory ignore it.
+  virtual void set_read_timeout(std::chrono::milliseconds timeout) { (void)timeout; }
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
 
   // True for unix/tcp: a peer is there to acknowledge the stream (schema Ack record).

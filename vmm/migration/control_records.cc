@@ -23,13 +23,14 @@ std::vector<uint8_t> encode_global_state(trace::RunState state) {
 
 Result<trace::RunState> decode_global_state(std::span<const uint8_t> data) {
   trace::RunState state{};
-  RRVM_TRY(read_message<schema::GlobalState>(data, 4096, [&](schema::GlobalState::Reader r) -> Status {
-    if (r.getRunState() >= trace::RUN_STATE_COUNT) {
-      return make_error("run state " + std::to_string(r.getRunState()) + " is not a run state");
-    }
-    state = static_cast<trace::RunState>(r.getRunState());
-    return ok_status();
-  }));
+  RRVM_TRY(
+      read_message<schema::GlobalState>(data, 4096, [&](schema::GlobalState::Reader r) -> Status {
+        if (r.getRunState() >= trace::RUN_STATE_COUNT) {
+          return make_error("run state " + std::to_string(r.getRunState()) + " is not a run state");
+        }
+        state = static_cast<trace::RunState>(r.getRunState());
+        return ok_status();
+      }));
   return state;
 }
 
@@ -53,17 +54,19 @@ Status receive_ack(Channel& channel) {
   }
   RRVM_ASSIGN_OR_RETURN(Record record, reader.next());
   if (record.kind != RecordKind::Ack) {
-    return reader.error_at(record.offset, "reply", "expected an ack record, got a " +
-                                                       std::string(record_kind_name(record.kind)) + " record");
+    return reader.error_at(
+        record.offset, "reply",
+        "expected an ack record, got a " + std::string(record_kind_name(record.kind)) + " record");
   }
   bool ok = false;
   std::string error;
-  RRVM_TRY(read_message<schema::Ack>(record.descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::Ack::Reader r) -> Status {
-    ok = r.getOk();
-    error = std::string(r.getError().cStr()).substr(0, MAX_ACK_ERROR);
-    return ok_status();
-  }));
-  if (!ok) return make_error("the migration target refused the stream: " + error);
+  RRVM_TRY(read_message<schema::Ack>(
+      record.descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::Ack::Reader r) -> Status {
+        ok = r.getOk();
+        error = std::string(r.getError().cStr()).substr(0, MAX_ACK_ERROR);
+        return ok_status();
+      }));
+  if (!ok) return make_error(std::string(TARGET_REFUSED) + ": " + error);
   return ok_status();
 }
 

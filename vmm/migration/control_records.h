@@ -22,6 +22,9 @@ Result<trace::RunState> decode_global_state(std::span<const uint8_t> data);
 
 // Target -> source after the End record: whether the target accepted the stream.
 Status send_ack(Channel& channel, bool ok, const std::string& error);
+// Prefix of the error receive_ack() returns when the target refused the stream.
+inline constexpr char TARGET_REFUSED[] = "the migration target refused the stream";
+
 // Source: waits for the target's Ack; an error if it refused (with its reason) or went away.
 Status receive_ack(Channel& channel);
 

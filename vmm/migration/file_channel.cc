@@ -17,7 +17,9 @@ namespace {
 class FileChannel : public Channel {
  public:
   FileChannel(Fd fd, std::string final_path, std::string temp_path)
-      : Channel("file:" + final_path), fd_(std::move(fd)), final_path_(std::move(final_path)),
+      : Channel("file:" + final_path),
+        fd_(std::move(fd)),
+        final_path_(std::move(final_path)),
         temp_path_(std::move(temp_path)) {}
 
   ~FileChannel() override {
@@ -42,7 +44,8 @@ class FileChannel : public Channel {
 
   Status read_exact(std::span<uint8_t> data) override {
     if (cancelled()) return cancelled_error("read");
-    return rrvm::read_exact(fd_.get(), data.data(), data.size(), "migration channel " + name() + ": read");
+    return rrvm::read_exact(fd_.get(), data.data(), data.size(),
+                            "migration channel " + name() + ": read");
   }
 
   Status commit() override;
@@ -79,12 +82,15 @@ class FileListener : public Listener {
  public:
   explicit FileListener(std::string path) : path_(std::move(path)) {}
   Result<std::unique_ptr<Channel>> accept() override {
-    if (cancelled_.load()) return make_error("migration channel file:" + path_ + ": open: cancelled");
+    if (cancelled_.load())
+      return make_error("migration channel file:" + path_ + ": open: cancelled");
     Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return errno_error("migration channel file:" + path_ + ": open");
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return errno_error("migration channel file:" + path_ + ": stat");
-    if (!S_ISREG(st.st_mode)) return make_error("migration channel file:" + path_ + ": not a regular file");
+    if (::fstat(fd.get(), &st) != 0)
+      return errno_error("migration channel file:" + path_ + ": stat");
+    if (!S_ISREG(st.st_mode))
+      return make_error("migration channel file:" + path_ + ": not a regular file");
     return std::unique_ptr<Channel>(new FileChannel(std::move(fd), path_, ""));
   }
   void cancel() override { cancelled_.store(true); }
@@ -104,11 +110,12 @@ Result<std::unique_ptr<Channel>> open_file_for_writing(const std::string& path) 
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return make_error("migration channel file:" + path + ": is a directory");
   }
-  std::filesystem::path temp = final_path.parent_path() /
-                               ("." + final_path.filename().string() + ".rrvm-tmp." +
-                                std::to_string(::getpid()) + "." + std::to_string(counter++));
+  std::filesystem::path temp =
+      final_path.parent_path() / ("." + final_path.filename().string() + ".rrvm-tmp." +
+                                  std::to_string(::getpid()) + "." + std::to_string(counter++));
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd.valid()) return errno_error("migration channel file:" + path + ": create " + temp.string());
+  if (!fd.valid())
+    return errno_error("migration channel file:" + path + ": create " + temp.string());
   return std::unique_ptr<Channel>(new FileChannel(std::move(fd), path, temp.string()));
 }
 

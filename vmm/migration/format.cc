@@ -10,12 +10,18 @@ static_assert(std::endian::native == std::endian::little, "the migration stream 
 
 std::string_view record_kind_name(RecordKind kind) {
   switch (kind) {
-    case RecordKind::Header: return "header";
-    case RecordKind::Section: return "section";
-    case RecordKind::RamRun: return "RAM run";
-    case RecordKind::Iteration: return "iteration";
-    case RecordKind::End: return "end";
-    case RecordKind::Ack: return "ack";
+    case RecordKind::Header:
+      return "header";
+    case RecordKind::Section:
+      return "section";
+    case RecordKind::RamRun:
+      return "RAM run";
+    case RecordKind::Iteration:
+      return "iteration";
+    case RecordKind::End:
+      return "end";
+    case RecordKind::Ack:
+      return "ack";
   }
   return "unknown";
 }

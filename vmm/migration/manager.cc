@@ -18,7 +18,8 @@ bool MigrationManager::active() const {
 }
 
 Status MigrationManager::check_idle() const {
-  if (active()) return make_error("a migration is already in progress (" + progress_.stats().uri + ")");
+  if (active())
+    return make_error("a migration is already in progress (" + progress_.stats().uri + ")");
   return ok_status();
 }
 

@@ -60,7 +60,7 @@ struct SectionInfo {
 struct VmDescription {
   uint64_t memory_bytes = 0;  // memory().total_size()
   uint32_t vcpus = 0;
-  std::string cpu_vendor;     // CPUID vendor of the host ("GenuineIntel"); empty: not checked
+  std::string cpu_vendor;  // CPUID vendor of the host ("GenuineIntel"); empty: not checked
   // Sections in save (and load) order. Names are 1..128 printable ASCII characters, unique, and
   // never "globalstate".
   std::vector<SectionInfo> sections;

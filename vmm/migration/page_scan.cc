@@ -36,7 +36,8 @@ Result<PageResidency> PageResidency::open() {
   return PageResidency(std::move(fd));
 }
 
-Status PageResidency::populated(const uint8_t* host, uint64_t pages, std::vector<uint64_t>& maybe_data) const {
+Status PageResidency::populated(const uint8_t* host, uint64_t pages,
+                                std::vector<uint64_t>& maybe_data) const {
   maybe_data.assign((pages + 63) / 64, 0);
   uint64_t first = reinterpret_cast<uintptr_t>(host) / PAGE_SIZE;
   std::vector<uint64_t> entries(PAGEMAP_BATCH);
@@ -46,7 +47,8 @@ Status PageResidency::populated(const uint8_t* host, uint64_t pages, std::vector
     ssize_t got = ::pread(fd_.get(), entries.data(), n * sizeof(uint64_t), at);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return errno_error("read /proc/self/pagemap");
-    if (got == 0 || got % sizeof(uint64_t) != 0) return make_error("read /proc/self/pagemap: short read");
+    if (got == 0 || got % sizeof(uint64_t) != 0)
+      return make_error("read /proc/self/pagemap: short read");
     size_t count = static_cast<size_t>(got) / sizeof(uint64_t);
     for (size_t i = 0; i < count; ++i) {
       if (entries[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) set_bit(maybe_data, done + i);

@@ -31,7 +31,11 @@ class PageResidency {
   Fd fd_;
 };
 
-inline bool test_bit(const std::vector<uint64_t>& bits, uint64_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
-inline void set_bit(std::vector<uint64_t>& bits, uint64_t i) { bits[i / 64] |= uint64_t{1} << (i % 64); }
+inline bool test_bit(const std::vector<uint64_t>& bits, uint64_t i) {
+  return (bits[i / 64] >> (i % 64)) & 1;
+}
+inline void set_bit(std::vector<uint64_t>& bits, uint64_t i) {
+  bits[i / 64] |= uint64_t{1} << (i % 64);
+}
 
 }  // namespace rrvm::migration

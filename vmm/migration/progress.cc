@@ -7,7 +7,8 @@ namespace rrvm::migration {
 namespace {
 uint64_t ms_since(std::chrono::steady_clock::time_point t) {
   return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+          .count());
 }
 }  // namespace
 
@@ -53,7 +54,8 @@ MigrationStats Progress::stats() const {
   std::lock_guard lock(mu_);
   MigrationStats copy = stats_;
   // Total time keeps counting while the migration runs; it is frozen at its final status.
-  if (!is_final(copy.status) && copy.status != MigrationStatus::None) copy.total_time_ms = ms_since(start_);
+  if (!is_final(copy.status) && copy.status != MigrationStatus::None)
+    copy.total_time_ms = ms_since(start_);
   copy.bandwidth = copy.stream_bytes * 1000 / std::max<uint64_t>(copy.total_time_ms, 1);
   return copy;
 }

@@ -66,8 +66,10 @@ Result<const EncodedRun*> RunEncoder::encode(uint64_t gpa, const uint8_t* host, 
   schema::RamEncoding encoding = schema::RamEncoding::RAW;
   run_.payload = source;
   if (raw_bytes > 0) {
-    size_t n = ZSTD_compress2(cctx_, compressed_.data(), compressed_.size(), source.data(), source.size());
-    if (ZSTD_isError(n)) return make_error(std::string("zstd compression: ") + ZSTD_getErrorName(n));
+    size_t n =
+        ZSTD_compress2(cctx_, compressed_.data(), compressed_.size(), source.data(), source.size());
+    if (ZSTD_isError(n))
+      return make_error(std::string("zstd compression: ") + ZSTD_getErrorName(n));
     if (n < raw_bytes) {
       encoding = schema::RamEncoding::ZSTD;
       run_.payload = {compressed_.data(), n};
@@ -108,62 +110,70 @@ struct RunFields {
 
 Result<RunFields> decode_run(std::span<const uint8_t> descriptor) {
   RunFields f;
-  RRVM_TRY(read_message<schema::RamRun>(descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::RamRun::Reader r) -> Status {
-    f.gpa = r.getGpa();
-    f.pages = r.getPageCount();
-    if (f.pages == 0 || f.pages > MAX_RUN_PAGES) {
-      return make_error("page count " + std::to_string(f.pages) + " is outside 1.." + std::to_string(MAX_RUN_PAGES));
-    }
-    if (f.gpa % PAGE_SIZE != 0) return make_error("gpa " + hex(f.gpa) + " is not page aligned");
-    auto bits = r.getZeroPages();
-    if (bits.size() != (f.pages + 63) / 64) {
-      return make_error("zero-page bitmap has " + std::to_string(bits.size()) + " words for " +
-                        std::to_string(f.pages) + " pages");
-    }
-    for (uint32_t w = 0; w < bits.size(); ++w) f.zero_bits[w] = bits[w];
-    // Bits past the last page would be ignored silently by a sloppy reader: refuse them.
-    if (f.pages % 64 != 0 && (f.zero_bits[f.pages / 64] >> (f.pages % 64)) != 0) {
-      return make_error("zero-page bitmap has bits set past page " + std::to_string(f.pages));
-    }
-    for (uint32_t w = 0; w < bits.size(); ++w) f.zero += static_cast<uint32_t>(std::popcount(f.zero_bits[w]));
-    auto enc = r.getEncoding();
-    if (enc != schema::RamEncoding::RAW && enc != schema::RamEncoding::ZSTD) {
-      return make_error("unknown encoding " + std::to_string(static_cast<unsigned>(enc)));
-    }
-    f.zstd = enc == schema::RamEncoding::ZSTD;
-    f.checksum = r.getChecksum();
-    return ok_status();
-  }));
+  RRVM_TRY(read_message<schema::RamRun>(
+      descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::RamRun::Reader r) -> Status {
+        f.gpa = r.getGpa();
+        f.pages = r.getPageCount();
+        if (f.pages == 0 || f.pages > MAX_RUN_PAGES) {
+          return make_error("page count " + std::to_string(f.pages) + " is outside 1.." +
+                            std::to_string(MAX_RUN_PAGES));
+        }
+        if (f.gpa % PAGE_SIZE != 0) return make_error("gpa " + hex(f.gpa) + " is not page aligned");
+        auto bits = r.getZeroPages();
+        if (bits.size() != (f.pages + 63) / 64) {
+          return make_error("zero-page bitmap has " + std::to_string(bits.size()) + " words for " +
+                            std::to_string(f.pages) + " pages");
+        }
+        for (uint32_t w = 0; w < bits.size(); ++w) f.zero_bits[w] = bits[w];
+        // Bits past the last page would be ignored silently by a sloppy reader: refuse them.
+        if (f.pages % 64 != 0 && (f.zero_bits[f.pages / 64] >> (f.pages % 64)) != 0) {
+          return make_error("zero-page bitmap has bits set past page " + std::to_string(f.pages));
+        }
+        for (uint32_t w = 0; w < bits.size(); ++w)
+          f.zero += static_cast<uint32_t>(std::popcount(f.zero_bits[w]));
+        auto enc = r.getEncoding();
+        if (enc != schema::RamEncoding::RAW && enc != schema::RamEncoding::ZSTD) {
+          return make_error("unknown encoding " + std::to_string(static_cast<unsigned>(enc)));
+        }
+        f.zstd = enc == schema::RamEncoding::ZSTD;
+        f.checksum = r.getChecksum();
+        return ok_status();
+      }));
   return f;
 }
 
 }  // namespace
 
-Result<RunDecoder::Applied> RunDecoder::apply(std::span<const uint8_t> descriptor, std::span<const uint8_t> payload,
+Result<RunDecoder::Applied> RunDecoder::apply(std::span<const uint8_t> descriptor,
+                                              std::span<const uint8_t> payload,
                                               const GuestMemory& memory) {
   RRVM_ASSIGN_OR_RETURN(RunFields f, decode_run(descriptor));
   Result<std::span<uint8_t>> dest = memory.slice(f.gpa, uint64_t{f.pages} * PAGE_SIZE);
-  if (!dest.ok()) return make_error("run of " + std::to_string(f.pages) + " pages at gpa " + hex(f.gpa) +
-                                    " is not inside one RAM region");
-  if (checksum64(payload) != f.checksum) return make_error("run at gpa " + hex(f.gpa) + ": checksum mismatch");
+  if (!dest.ok())
+    return make_error("run of " + std::to_string(f.pages) + " pages at gpa " + hex(f.gpa) +
+                      " is not inside one RAM region");
+  if (checksum64(payload) != f.checksum)
+    return make_error("run at gpa " + hex(f.gpa) + ": checksum mismatch");
   const size_t raw_bytes = static_cast<size_t>(f.pages - f.zero) * PAGE_SIZE;
   uint8_t* host = dest->data();
   // With no zero pages, the data lands in guest memory directly.
   uint8_t* out = f.zero == 0 ? host : scratch_.data();
   if (f.zstd) {
-    if (raw_bytes == 0) return make_error("run at gpa " + hex(f.gpa) + ": zstd payload for an all-zero run");
+    if (raw_bytes == 0)
+      return make_error("run at gpa " + hex(f.gpa) + ": zstd payload for an all-zero run");
     size_t n = ZSTD_decompressDCtx(dctx_, out, raw_bytes, payload.data(), payload.size());
     if (ZSTD_isError(n)) {
       return make_error("run at gpa " + hex(f.gpa) + ": zstd: " + ZSTD_getErrorName(n));
     }
     if (n != raw_bytes) {
-      return make_error("run at gpa " + hex(f.gpa) + ": decompressed to " + std::to_string(n) + " bytes, expected " +
-                        std::to_string(raw_bytes));
+      return make_error("run at gpa " + hex(f.gpa) + ": decompressed to " + std::to_string(n) +
+                        " bytes, expected " + std::to_string(raw_bytes));
     }
   } else {
     if (payload.size() != raw_bytes) {
-      return make_error("run at gpa " + hex(f.gpa) + ": raw payload of " + std::to_string(payload.size()) +
-                        " bytes, expected " + std::to_string(raw_bytes));
+      return make_error("run at gpa " + hex(f.gpa) + ": raw payload of " +
+                        std::to_string(payload.size()) + " bytes, expected " +
+                        std::to_string(raw_bytes));
     }
     if (raw_bytes > 0) std::memcpy(out, payload.data(), raw_bytes);
   }

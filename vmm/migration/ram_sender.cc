@@ -13,7 +13,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 uint64_t ns_since(Clock::time_point t) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
 }
 
 constexpr auto RATE_SLOT = std::chrono::milliseconds(100);
@@ -22,7 +23,8 @@ constexpr auto RATE_SLOT = std::chrono::milliseconds(100);
 
 RamSender::RamSender(Migratable& vm, StreamWriter& writer, Progress& progress, int zstd_level)
     : vm_(vm), writer_(writer), progress_(progress), encoder_(zstd_level) {
-  for (const RamRegion& r : vm_.memory().regions()) pending_.emplace_back((r.size / PAGE_SIZE + 63) / 64, 0);
+  for (const RamRegion& r : vm_.memory().regions())
+    pending_.emplace_back((r.size / PAGE_SIZE + 63) / 64, 0);
   last_sync_ = Clock::now();
   slot_start_ = Clock::now();
 }
@@ -44,7 +46,8 @@ Status RamSender::throttle() {
     auto slot_end = slot_start_ + RATE_SLOT;
     while (Clock::now() < slot_end) {
       if (progress_.cancel_requested()) return make_error("migration cancelled");
-      std::this_thread::sleep_for(std::min<Clock::duration>(slot_end - Clock::now(), std::chrono::milliseconds(10)));
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(slot_end - Clock::now(), std::chrono::milliseconds(10)));
     }
     slot_start_ = slot_end;
     slot_bytes_ -= limit_per_slot;  // the overshoot counts against the next slot
@@ -52,10 +55,12 @@ Status RamSender::throttle() {
   return ok_status();
 }
 
-Status RamSender::send_run(uint64_t gpa, const uint8_t* host, uint32_t pages, const uint64_t* known_zero,
-                           bool stable, bool skip_all_zero, PassResult& pass) {
+Status RamSender::send_run(uint64_t gpa, const uint8_t* host, uint32_t pages,
+                           const uint64_t* known_zero, bool stable, bool skip_all_zero,
+                           PassResult& pass) {
   if (progress_.cancel_requested()) return make_error("migration cancelled");
-  RRVM_ASSIGN_OR_RETURN(const EncodedRun* run, encoder_.encode(gpa, host, pages, known_zero, stable));
+  RRVM_ASSIGN_OR_RETURN(const EncodedRun* run,
+                        encoder_.encode(gpa, host, pages, known_zero, stable));
   if (skip_all_zero && run->zero_pages == pages) {
     progress_.update([&](MigrationStats& s) { s.zero_pages += pages; });
     return ok_status();
@@ -77,7 +82,8 @@ Status RamSender::send_run(uint64_t gpa, const uint8_t* host, uint32_t pages, co
   return stable ? ok_status() : throttle();
 }
 
-Status RamSender::send_region_all(size_t region, const std::optional<PageResidency>& residency, PassResult& pass) {
+Status RamSender::send_region_all(size_t region, const std::optional<PageResidency>& residency,
+                                  PassResult& pass) {
   const RamRegion& r = vm_.memory().regions()[region];
   const uint64_t pages = r.size / PAGE_SIZE;
   std::vector<uint64_t> maybe_data;
@@ -99,7 +105,8 @@ Status RamSender::send_region_all(size_t region, const std::optional<PageResiden
       }
       known = known_zero;
     }
-    RRVM_TRY(send_run(r.gpa + first * PAGE_SIZE, r.host + first * PAGE_SIZE, count, known, false, true, pass));
+    RRVM_TRY(send_run(r.gpa + first * PAGE_SIZE, r.host + first * PAGE_SIZE, count, known, false,
+                      true, pass));
   }
   return ok_status();
 }
@@ -120,7 +127,8 @@ Result<PassResult> RamSender::send_all() {
     RRVM_TRY(send_region_all(region, residency, pass));
   }
   pass.ns = ns_since(start);
-  ns_per_page_ = static_cast<double>(pass.ns) / static_cast<double>(std::max<uint64_t>(pass.pages, 1));
+  ns_per_page_ =
+      static_cast<double>(pass.ns) / static_cast<double>(std::max<uint64_t>(pass.pages, 1));
   have_rate_ = true;
   report(true);
   return pass;
@@ -133,8 +141,9 @@ Result<uint64_t> RamSender::sync_dirty_log() {
     const uint64_t pages = regions[i].size / PAGE_SIZE;
     RRVM_ASSIGN_OR_RETURN(std::vector<uint64_t> bits, vm_.fetch_dirty_log(i));
     if (bits.size() != pending_[i].size()) {
-      return make_error("dirty log of RAM region " + std::to_string(i) + " has " + std::to_string(bits.size()) +
-                        " words, expected " + std::to_string(pending_[i].size()));
+      return make_error("dirty log of RAM region " + std::to_string(i) + " has " +
+                        std::to_string(bits.size()) + " words, expected " +
+                        std::to_string(pending_[i].size()));
     }
     if (pages % 64 != 0) bits.back() &= (uint64_t{1} << (pages % 64)) - 1;  // bits past the region
     for (size_t w = 0; w < bits.size(); ++w) {

@@ -42,7 +42,8 @@ class RamSender {
  private:
   Status send_run(uint64_t gpa, const uint8_t* host, uint32_t pages, const uint64_t* known_zero,
                   bool stable, bool skip_all_zero, PassResult& pass);
-  Status send_region_all(size_t region, const std::optional<PageResidency>& residency, PassResult& pass);
+  Status send_region_all(size_t region, const std::optional<PageResidency>& residency,
+                         PassResult& pass);
   Status throttle();
   void report(bool pass_done);
 

@@ -89,6 +89,14 @@ class SocketChannel : public Channel {
   }
   bool live() const override { return true; }
 
+  void set_read_timeout(std::chrono::milliseconds timeout) override {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
+    // A refusal leaves reads blocking forever, which is what a timeout of 0 means anyway.
+    (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+
  private:
   Fd fd_;
 };
@@ -104,8 +112,9 @@ Result<sockaddr_un> unix_address(const std::string& path, const std::string& tex
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) {
-    return make_error("migration URI '" + text + "': unix socket path is " + std::to_string(path.size()) +
-                      " bytes, at most " + std::to_string(sizeof addr.sun_path - 1) + " allowed");
+    return make_error("migration URI '" + text + "': unix socket path is " +
+                      std::to_string(path.size()) + " bytes, at most " +
+                      std::to_string(sizeof addr.sun_path - 1) + " allowed");
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   return addr;
@@ -119,7 +128,8 @@ Status resolve(const ChannelUri& uri, const std::string& text, bool passive, Add
   std::string port = std::to_string(uri.port);
   int rc = ::getaddrinfo(uri.host.c_str(), port.c_str(), &hints, &out.list);
   if (rc != 0) {
-    return make_error("migration channel " + text + ": resolve '" + uri.host + "': " + ::gai_strerror(rc));
+    return make_error("migration channel " + text + ": resolve '" + uri.host +
+                      "': " + ::gai_strerror(rc));
   }
   return ok_status();
 }
@@ -187,7 +197,8 @@ Result<std::unique_ptr<Listener>> listen_unix(const ChannelUri& uri, const std::
   // A socket file left by an earlier run would make bind fail; anything else at PATH is kept.
   struct stat st {};
   if (::lstat(uri.path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return make_error("migration channel " + text + ": exists and is not a socket");
+    if (!S_ISSOCK(st.st_mode))
+      return make_error("migration channel " + text + ": exists and is not a socket");
     ::unlink(uri.path.c_str());
   }
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -220,10 +231,12 @@ Result<std::unique_ptr<Listener>> listen_tcp(const ChannelUri& uri, const std::s
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
       return errno_error("migration channel " + text + ": getsockname");
     }
-    uint16_t port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                                       : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    uint16_t port =
+        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     bool v6 = uri.host.find(':') != std::string::npos;
-    std::string actual = "tcp:" + (v6 ? "[" + uri.host + "]" : uri.host) + ":" + std::to_string(port);
+    std::string actual =
+        "tcp:" + (v6 ? "[" + uri.host + "]" : uri.host) + ":" + std::to_string(port);
     return std::unique_ptr<Listener>(new SocketListener(std::move(fd), actual, "", true));
   }
   return errno_error("migration channel " + text + ": bind/listen", last_errno);

@@ -27,8 +27,8 @@ uint64_t now_ns() {
                                    .count());
 }
 
-void emit_phase(MigrationPhase phase, uint32_t iteration, uint64_t pages, uint64_t bytes, uint64_t downtime_ns,
-                std::string_view detail) {
+void emit_phase(MigrationPhase phase, uint32_t iteration, uint64_t pages, uint64_t bytes,
+                uint64_t downtime_ns, std::string_view detail) {
   trace::emit(trace::MigrationEvent{phase, iteration, pages, bytes, downtime_ns, detail});
 }
 
@@ -62,7 +62,20 @@ void MigrationSource::run() {
 Status MigrationSource::run_stages() {
   RRVM_TRY(setup());
   progress_.set_status(MigrationStatus::Active);
-  return iterate();
+  Status result = iterate();
+  if (!result.ok()) return explain_failure(result);
+  return result;
+}
+
+// A target that refuses the stream (wrong VM, corrupt data) says why in an Ack and closes; the
+// source then sees only EPIPE/ECONNRESET on its next write. The reason may already be waiting on
+// the channel: prefer it, it is what the user needs to read.
+Status MigrationSource::explain_failure(const Status& result) {
+  if (!channel_ || !channel_->live() || progress_.cancel_requested()) return result;
+  channel_->set_read_timeout(std::chrono::milliseconds(500));
+  Status reply = receive_ack(*channel_);
+  if (!reply.ok() && reply.error().message.find(TARGET_REFUSED) != std::string::npos) return reply;
+  return result;
 }
 
 Status MigrationSource::setup() {
@@ -127,7 +140,8 @@ Status MigrationSource::iterate() {
 
 Status MigrationSource::complete() {
   trace::Span span("migration_completion");
-  emit_phase(MigrationPhase::Completion, iterations_, ram_->pending_pages(), writer_->bytes_written(), 0, {});
+  emit_phase(MigrationPhase::Completion, iterations_, ram_->pending_pages(),
+             writer_->bytes_written(), 0, {});
   return complete_precopy();
 }
 
@@ -171,8 +185,9 @@ Status MigrationSource::complete_precopy() {
 
 Status MigrationSource::write_section(const SectionInfo& info, std::span<const uint8_t> data) {
   if (data.size() > MAX_SECTION_BYTES) {
-    return make_error("section '" + info.name + "' is " + std::to_string(data.size()) + " bytes, more than the " +
-                      std::to_string(MAX_SECTION_BYTES) + " a stream allows");
+    return make_error("section '" + info.name + "' is " + std::to_string(data.size()) +
+                      " bytes, more than the " + std::to_string(MAX_SECTION_BYTES) +
+                      " a stream allows");
   }
   uint64_t sum = checksum64(data);
   capnp::MallocMessageBuilder message;
@@ -181,15 +196,17 @@ Status MigrationSource::write_section(const SectionInfo& info, std::span<const u
   section.setVersion(info.version);
   section.setChecksum(sum);
   RRVM_TRY(writer_->write_record(RecordKind::Section, message, data));
-  trace::emit(trace::SnapshotSection{trace::SectionOp::Save, info.name, data.size(), sum, true, {}});
+  trace::emit(
+      trace::SnapshotSection{trace::SectionOp::Save, info.name, data.size(), sum, true, {}});
   return ok_status();
 }
 
 Status MigrationSource::save_sections() {
   {
     trace::Span span("savevm.device globalstate");
-    RRVM_TRY(write_section(SectionInfo{GLOBAL_STATE_SECTION, GLOBAL_STATE_VERSION, GLOBAL_STATE_VERSION},
-                           encode_global_state(state_before_stop_)));
+    RRVM_TRY(
+        write_section(SectionInfo{GLOBAL_STATE_SECTION, GLOBAL_STATE_VERSION, GLOBAL_STATE_VERSION},
+                      encode_global_state(state_before_stop_)));
   }
   for (const SectionInfo& info : vm_.describe().sections) {
     RRVM_TRY(check_cancel());
@@ -212,13 +229,21 @@ void MigrationSource::finish(const Status& result) {
     Status s = vm_.stop_dirty_log();
     if (!s.ok()) spdlog::warn("migration: stopping dirty logging: {}", s.error().describe());
   }
+  const uint64_t bytes = writer_ ? writer_->bytes_written() : 0;
+  {
+    // Closes the connection, or removes the temporary of an unfinished snapshot file.
+    std::lock_guard lock(channel_mu_);
+    ram_.reset();
+    writer_.reset();
+    channel_.reset();
+  }
   if (result.ok()) {
     Status s = vm_.set_run_state(RunState::PostMigrate, "migration completed");
     if (!s.ok()) spdlog::error("migration: {}", s.error().describe());
     progress_.set_status(MigrationStatus::Completed);
-    emit_phase(MigrationPhase::Completed, iterations_, 0, writer_->bytes_written(), downtime_ns_, {});
-    spdlog::info("migration to {} completed: {} bytes, {} passes, downtime {} ms", uri_,
-                 writer_->bytes_written(), iterations_, downtime_ns_ / 1'000'000);
+    emit_phase(MigrationPhase::Completed, iterations_, 0, bytes, downtime_ns_, {});
+    spdlog::info("migration to {} completed: {} bytes, {} passes, downtime {} ms", uri_, bytes,
+                 iterations_, downtime_ns_ / 1'000'000);
     return;
   }
   const bool cancelled = progress_.cancel_requested();
@@ -233,14 +258,9 @@ void MigrationSource::finish(const Status& result) {
                           : ok_status());
     if (!s.ok()) spdlog::error("migration: resuming the VM: {}", s.error().describe());
   }
-  {
-    std::lock_guard lock(channel_mu_);
-    ram_.reset();
-    writer_.reset();
-    channel_.reset();  // an unfinished snapshot file is removed here
-  }
   progress_.set_status(cancelled ? MigrationStatus::Cancelled : MigrationStatus::Failed, reason);
-  emit_phase(cancelled ? MigrationPhase::Cancelled : MigrationPhase::Failed, iterations_, 0, 0, 0, reason);
+  emit_phase(cancelled ? MigrationPhase::Cancelled : MigrationPhase::Failed, iterations_, 0, bytes,
+             0, reason);
 }
 
 }  // namespace rrvm::migration

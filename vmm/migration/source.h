@@ -39,6 +39,7 @@ class MigrationSource {
 
  private:
   Status run_stages();
+  Status explain_failure(const Status& result);
   Status setup();
   Status iterate();
   Status complete();
@@ -58,8 +59,8 @@ class MigrationSource {
   std::unique_ptr<RamSender> ram_;
   uint32_t iterations_ = 0;
   bool dirty_log_started_ = false;
-  bool stopped_vm_ = false;                  // completion stopped the VM (or forced its state)
-  trace::RunState state_before_stop_{};      // QEMU's vm_old_state, also the globalstate section
+  bool stopped_vm_ = false;              // completion stopped the VM (or forced its state)
+  trace::RunState state_before_stop_{};  // QEMU's vm_old_state, also the globalstate section
   uint64_t downtime_start_ns_ = 0;
   uint64_t downtime_ns_ = 0;
 };

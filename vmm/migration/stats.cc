@@ -4,13 +4,20 @@ namespace rrvm::migration {
 
 std::string_view status_name(MigrationStatus status) {
   switch (status) {
-    case MigrationStatus::None: return "none";
-    case MigrationStatus::Setup: return "setup";
-    case MigrationStatus::Active: return "active";
-    case MigrationStatus::Cancelling: return "cancelling";
-    case MigrationStatus::Cancelled: return "cancelled";
-    case MigrationStatus::Completed: return "completed";
-    case MigrationStatus::Failed: return "failed";
+    case MigrationStatus::None:
+      return "none";
+    case MigrationStatus::Setup:
+      return "setup";
+    case MigrationStatus::Active:
+      return "active";
+    case MigrationStatus::Cancelling:
+      return "cancelling";
+    case MigrationStatus::Cancelled:
+      return "cancelled";
+    case MigrationStatus::Completed:
+      return "completed";
+    case MigrationStatus::Failed:
+      return "failed";
   }
   return "unknown";
 }

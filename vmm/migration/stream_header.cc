@@ -36,33 +36,36 @@ const SectionInfo* find_section(const VmDescription& vm, std::string_view name) 
   return nullptr;
 }
 
-Status check_config(schema::VmConfig::Reader config, const VmDescription& target, const GuestMemory& memory) {
-  if (config.getMemoryBytes() != target.memory_bytes || config.getMemoryBytes() != memory.total_size()) {
-    return make_error("the stream's VM has " + std::to_string(config.getMemoryBytes()) + " bytes of RAM, this VM has " +
-                      std::to_string(memory.total_size()));
+Status check_config(schema::VmConfig::Reader config, const VmDescription& target,
+                    const GuestMemory& memory) {
+  if (config.getMemoryBytes() != target.memory_bytes ||
+      config.getMemoryBytes() != memory.total_size()) {
+    return make_error("the stream's VM has " + std::to_string(config.getMemoryBytes()) +
+                      " bytes of RAM, this VM has " + std::to_string(memory.total_size()));
   }
   if (config.getVcpus() != target.vcpus) {
-    return make_error("the stream's VM has " + std::to_string(config.getVcpus()) + " vCPUs, this VM has " +
-                      std::to_string(target.vcpus));
+    return make_error("the stream's VM has " + std::to_string(config.getVcpus()) +
+                      " vCPUs, this VM has " + std::to_string(target.vcpus));
   }
   auto regions = config.getRamRegions();
   if (regions.size() > MAX_RAM_REGIONS || regions.size() != memory.regions().size()) {
-    return make_error("the stream's VM has " + std::to_string(regions.size()) + " RAM regions, this VM has " +
-                      std::to_string(memory.regions().size()));
+    return make_error("the stream's VM has " + std::to_string(regions.size()) +
+                      " RAM regions, this VM has " + std::to_string(memory.regions().size()));
   }
   for (uint32_t i = 0; i < regions.size(); ++i) {
     const RamRegion& mine = memory.regions()[i];
     if (regions[i].getGpa() != mine.gpa || regions[i].getSize() != mine.size) {
       return make_error("RAM region " + std::to_string(i) + " differs: the stream's is at gpa " +
-                        std::to_string(regions[i].getGpa()) + " size " + std::to_string(regions[i].getSize()) +
-                        ", this VM's at gpa " + std::to_string(mine.gpa) + " size " + std::to_string(mine.size));
+                        std::to_string(regions[i].getGpa()) + " size " +
+                        std::to_string(regions[i].getSize()) + ", this VM's at gpa " +
+                        std::to_string(mine.gpa) + " size " + std::to_string(mine.size));
     }
   }
   return ok_status();
 }
 
 Result<std::vector<StreamSection>> check_sections(capnp::List<schema::SectionInfo>::Reader list,
-                                                   const VmDescription& target) {
+                                                  const VmDescription& target) {
   if (list.size() > MAX_SECTIONS + 1) {
     return make_error("the stream lists " + std::to_string(list.size()) + " sections, at most " +
                       std::to_string(MAX_SECTIONS + 1) + " allowed");
@@ -72,7 +75,8 @@ Result<std::vector<StreamSection>> check_sections(capnp::List<schema::SectionInf
   for (auto s : list) {
     std::string_view name(s.getName().cStr(), s.getName().size());
     if (!valid_name(name)) return make_error("bad section name " + quoted(name));
-    if (!seen.insert(std::string(name)).second) return make_error("section " + quoted(name) + " is listed twice");
+    if (!seen.insert(std::string(name)).second)
+      return make_error("section " + quoted(name) + " is listed twice");
     if (name == GLOBAL_STATE_SECTION) {
       if (s.getVersion() != GLOBAL_STATE_VERSION) {
         return make_error("section 'globalstate' has version " + std::to_string(s.getVersion()) +
@@ -80,18 +84,21 @@ Result<std::vector<StreamSection>> check_sections(capnp::List<schema::SectionInf
       }
     } else {
       const SectionInfo* mine = find_section(target, name);
-      if (mine == nullptr) return make_error("unknown section " + quoted(name) + ": this VM has no such component");
+      if (mine == nullptr)
+        return make_error("unknown section " + quoted(name) + ": this VM has no such component");
       if (s.getVersion() < mine->min_version || s.getVersion() > mine->version) {
-        return make_error("section " + quoted(name) + " has version " + std::to_string(s.getVersion()) +
-                          ", this rrvm loads versions " + std::to_string(mine->min_version) + ".." +
-                          std::to_string(mine->version));
+        return make_error("section " + quoted(name) + " has version " +
+                          std::to_string(s.getVersion()) + ", this rrvm loads versions " +
+                          std::to_string(mine->min_version) + ".." + std::to_string(mine->version));
       }
     }
     out.push_back(StreamSection{std::string(name), s.getVersion()});
   }
-  if (!seen.count(GLOBAL_STATE_SECTION)) return make_error("the stream has no 'globalstate' section");
+  if (!seen.count(GLOBAL_STATE_SECTION))
+    return make_error("the stream has no 'globalstate' section");
   for (const SectionInfo& mine : target.sections) {
-    if (!seen.count(mine.name)) return make_error("the stream has no section '" + mine.name + "', which this VM needs");
+    if (!seen.count(mine.name))
+      return make_error("the stream has no section '" + mine.name + "', which this VM needs");
   }
   return out;
 }
@@ -99,29 +106,33 @@ Result<std::vector<StreamSection>> check_sections(capnp::List<schema::SectionInf
 }  // namespace
 
 Status validate_section_list(const std::vector<SectionInfo>& sections) {
-  if (sections.size() > MAX_SECTIONS) return make_error(std::to_string(sections.size()) + " sections is too many");
+  if (sections.size() > MAX_SECTIONS)
+    return make_error(std::to_string(sections.size()) + " sections is too many");
   std::set<std::string, std::less<>> seen;
   for (const SectionInfo& s : sections) {
     if (!valid_name(s.name)) return make_error("bad section name " + quoted(s.name));
-    if (s.name == GLOBAL_STATE_SECTION) return make_error("'globalstate' belongs to the migration layer");
+    if (s.name == GLOBAL_STATE_SECTION)
+      return make_error("'globalstate' belongs to the migration layer");
     if (!seen.insert(s.name).second) return make_error("section '" + s.name + "' is listed twice");
     if (s.version == 0 || s.min_version == 0 || s.min_version > s.version) {
-      return make_error("section '" + s.name + "': versions must satisfy 1 <= min_version <= version");
+      return make_error("section '" + s.name +
+                        "': versions must satisfy 1 <= min_version <= version");
     }
   }
   return ok_status();
 }
 
-void fill_header(schema::StreamHeader::Builder header, const VmDescription& vm, const GuestMemory& memory,
-                 bool live) {
+void fill_header(schema::StreamHeader::Builder header, const VmDescription& vm,
+                 const GuestMemory& memory, bool live) {
   header.setFormatVersion(FORMAT_VERSION);
   header.setRrvmVersion(RRVM_VERSION_STRING);
   header.setCpuVendor(vm.cpu_vendor);
   header.setPageSize(PAGE_SIZE);
   header.setLive(live);
-  header.setCreatedRealtimeNs(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                        std::chrono::system_clock::now().time_since_epoch())
-                                                        .count()));
+  header.setCreatedRealtimeNs(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()));
   header.setBulkSkipsZeroPages(true);
   auto config = header.initConfig();
   config.setMemoryBytes(memory.total_size());
@@ -146,10 +157,11 @@ Result<HeaderInfo> check_header(std::span<const uint8_t> descriptor, const VmDes
   RRVM_TRY(read_message<schema::StreamHeader>(
       descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::StreamHeader::Reader h) -> Status {
         if (h.getFormatVersion() != FORMAT_VERSION) {
-          return make_error("format version " + std::to_string(h.getFormatVersion()) + ", this rrvm reads " +
-                            std::to_string(FORMAT_VERSION));
+          return make_error("format version " + std::to_string(h.getFormatVersion()) +
+                            ", this rrvm reads " + std::to_string(FORMAT_VERSION));
         }
-        if (h.getPageSize() != PAGE_SIZE) return make_error("page size " + std::to_string(h.getPageSize()));
+        if (h.getPageSize() != PAGE_SIZE)
+          return make_error("page size " + std::to_string(h.getPageSize()));
         std::string_view vendor(h.getCpuVendor().cStr(), h.getCpuVendor().size());
         if (!vendor.empty() && !target.cpu_vendor.empty() && vendor != target.cpu_vendor) {
           return make_error("the stream comes from a " + quoted(vendor) + " host, this host is '" +

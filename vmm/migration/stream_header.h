@@ -18,8 +18,8 @@ namespace rrvm::migration {
 // min_version <= version, at most MAX_SECTIONS.
 Status validate_section_list(const std::vector<SectionInfo>& sections);
 
-void fill_header(schema::StreamHeader::Builder header, const VmDescription& vm, const GuestMemory& memory,
-                 bool live);
+void fill_header(schema::StreamHeader::Builder header, const VmDescription& vm,
+                 const GuestMemory& memory, bool live);
 
 struct StreamSection {
   std::string name;

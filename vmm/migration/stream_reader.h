@@ -19,9 +19,9 @@ namespace rrvm::migration {
 
 struct Record {
   RecordKind kind = RecordKind::Header;
-  uint64_t offset = 0;                   // stream offset of the record's frame
-  std::span<const uint8_t> descriptor;   // valid until the next next()
-  std::span<const uint8_t> payload;      // valid until the next next()
+  uint64_t offset = 0;                  // stream offset of the record's frame
+  std::span<const uint8_t> descriptor;  // valid until the next next()
+  std::span<const uint8_t> payload;     // valid until the next next()
   // For End records: the stream checksum (preamble, frames, descriptors) up to this record.
   uint64_t checksum_before = 0;
 };
@@ -57,13 +57,13 @@ class StreamReader {
   Channel& channel_;
   std::string stream_name_;
   RecordNamer namer_;
-  ByteBuffer buffer_;             // read-ahead
+  ByteBuffer buffer_;  // read-ahead
   size_t buffer_pos_ = 0;
   size_t buffer_len_ = 0;
   ByteBuffer descriptor_;
   ByteBuffer payload_;
   StreamChecksum checksum_;
-  uint64_t offset_ = 0;           // bytes consumed
+  uint64_t offset_ = 0;  // bytes consumed
 };
 
 }  // namespace rrvm::migration

@@ -36,8 +36,9 @@ Status StreamWriter::write_record(RecordKind kind, std::span<const uint8_t> desc
                                   std::span<const uint8_t> payload) {
   RRVM_CHECK_MSG(descriptor.size() <= MAX_DESCRIPTOR_BYTES, "descriptor too large");
   uint8_t frame[FRAME_BYTES];
-  encode_frame(Frame{static_cast<uint32_t>(kind), static_cast<uint32_t>(descriptor.size()), payload.size()},
-               frame);
+  encode_frame(
+      Frame{static_cast<uint32_t>(kind), static_cast<uint32_t>(descriptor.size()), payload.size()},
+      frame);
   RRVM_TRY(append(frame, true));
   RRVM_TRY(append(descriptor, true));
   // Payloads stay out of the stream checksum: each descriptor carries its payload's checksum.

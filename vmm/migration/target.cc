@@ -33,26 +33,33 @@ std::string stream_name(const Channel& channel) {
 std::string name_record(RecordKind kind, std::span<const uint8_t> descriptor) {
   std::string name = std::string(record_kind_name(kind)) + " record";
   if (kind == RecordKind::Section) {
-    (void)read_message<schema::SectionHeader>(descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::SectionHeader::Reader r) {
-      name = "section '" + std::string(r.getName().cStr()).substr(0, MAX_SECTION_NAME) + "'";
-      return ok_status();
-    });
+    (void)read_message<schema::SectionHeader>(
+        descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::SectionHeader::Reader r) {
+          name = "section '" + std::string(r.getName().cStr()).substr(0, MAX_SECTION_NAME) + "'";
+          return ok_status();
+        });
   } else if (kind == RecordKind::RamRun) {
-    (void)read_message<schema::RamRun>(descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::RamRun::Reader r) {
-      char buf[48];
-      std::snprintf(buf, sizeof buf, "RAM run at gpa 0x%llx", static_cast<unsigned long long>(r.getGpa()));
-      name = buf;
-      return ok_status();
-    });
+    (void)read_message<schema::RamRun>(descriptor, MAX_DESCRIPTOR_BYTES,
+                                       [&](schema::RamRun::Reader r) {
+                                         char buf[48];
+                                         std::snprintf(buf, sizeof buf, "RAM run at gpa 0x%llx",
+                                                       static_cast<unsigned long long>(r.getGpa()));
+                                         name = buf;
+                                         return ok_status();
+                                       });
   }
   return name;
 }
 
 }  // namespace
 
-MigrationTarget::MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener, IncomingOptions options,
-                                 Progress& progress)
-    : vm_(vm), listener_(std::move(listener)), options_(options), progress_(progress), uri_(listener_->uri()) {}
+MigrationTarget::MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener,
+                                 IncomingOptions options, Progress& progress)
+    : vm_(vm),
+      listener_(std::move(listener)),
+      options_(options),
+      progress_(progress),
+      uri_(listener_->uri()) {}
 
 MigrationTarget::~MigrationTarget() = default;
 
@@ -70,6 +77,10 @@ void MigrationTarget::run() {
   emit_phase(MigrationPhase::LoadStart, 0, 0, uri_);
   Status result = run_stages();
   if (!result.ok()) return fail(result);
+  {
+    std::lock_guard lock(channel_mu_);
+    channel_.reset();
+  }
   progress_.set_status(MigrationStatus::Completed);
   spdlog::info("incoming migration from {} completed: {} passes, VM {}", uri_, iterations_,
                trace::run_state_name(vm_.run_state()));
@@ -77,7 +88,8 @@ void MigrationTarget::run() {
 
 Status MigrationTarget::enter_inmigrate() {
   RunState state = vm_.run_state();
-  if (state == RunState::Prelaunch) return vm_.set_run_state(RunState::InMigrate, "incoming migration");
+  if (state == RunState::Prelaunch)
+    return vm_.set_run_state(RunState::InMigrate, "incoming migration");
   if (state != RunState::InMigrate) {
     return make_error("an incoming migration needs a VM that has not run; this one is " +
                       std::string(trace::run_state_name(state)));
@@ -112,7 +124,8 @@ Status MigrationTarget::receive() {
   RRVM_TRY(reader.read_preamble());
   RRVM_ASSIGN_OR_RETURN(Record first, reader.next());
   if (first.kind != RecordKind::Header) {
-    return reader.error_at(first.offset, record_kind_name(first.kind), "the stream must start with a header record");
+    return reader.error_at(first.offset, record_kind_name(first.kind),
+                           "the stream must start with a header record");
   }
   Result<HeaderInfo> header = check_header(first.descriptor, vm_.describe(), vm_.memory());
   if (!header.ok()) return reader.error_at(first.offset, "header", header.error().describe());
@@ -128,8 +141,10 @@ Status MigrationTarget::receive_records(StreamReader& reader, const HeaderInfo& 
     RRVM_ASSIGN_OR_RETURN(Record record, reader.next());
     switch (record.kind) {
       case RecordKind::RamRun: {
-        Result<RunDecoder::Applied> applied = decoder.apply(record.descriptor, record.payload, vm_.memory());
-        if (!applied.ok()) return reader.error_at(record.offset, "RAM run", applied.error().describe());
+        Result<RunDecoder::Applied> applied =
+            decoder.apply(record.descriptor, record.payload, vm_.memory());
+        if (!applied.ok())
+          return reader.error_at(record.offset, "RAM run", applied.error().describe());
         progress_.update([&](MigrationStats& s) {
           s.pages_sent += applied->pages - applied->zero_pages;
           s.zero_pages += applied->zero_pages;
@@ -144,10 +159,12 @@ Status MigrationTarget::receive_records(StreamReader& reader, const HeaderInfo& 
                                                      number = r.getNumber();
                                                      return ok_status();
                                                    });
-        if (!s.ok()) return reader.error_at(record.offset, "iteration record", s.error().describe());
+        if (!s.ok())
+          return reader.error_at(record.offset, "iteration record", s.error().describe());
         if (number != iterations_ + 1) {
-          return reader.error_at(record.offset, "iteration record",
-                                 "pass " + std::to_string(number) + " follows pass " + std::to_string(iterations_));
+          return reader.error_at(
+              record.offset, "iteration record",
+              "pass " + std::to_string(number) + " follows pass " + std::to_string(iterations_));
         }
         iterations_ = number;
         progress_.update([&](MigrationStats& st) { st.iterations = number; });
@@ -160,14 +177,16 @@ Status MigrationTarget::receive_records(StreamReader& reader, const HeaderInfo& 
         return receive_end(reader, record, records, header);
       case RecordKind::Header:
       case RecordKind::Ack:
-        return reader.error_at(record.offset, record_kind_name(record.kind), "unexpected in the middle of a stream");
+        return reader.error_at(record.offset, record_kind_name(record.kind),
+                               "unexpected in the middle of a stream");
     }
     ++records;
     if (progress_.cancel_requested()) return make_error("incoming migration cancelled");
   }
 }
 
-Status MigrationTarget::receive_section(StreamReader& reader, const Record& record, const HeaderInfo& header) {
+Status MigrationTarget::receive_section(StreamReader& reader, const Record& record,
+                                        const HeaderInfo& header) {
   ReceivedSection section;
   Status decoded = read_message<schema::SectionHeader>(
       record.descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::SectionHeader::Reader r) -> Status {
@@ -176,7 +195,8 @@ Status MigrationTarget::receive_section(StreamReader& reader, const Record& reco
         section.checksum = r.getChecksum();
         return ok_status();
       });
-  if (!decoded.ok()) return reader.error_at(record.offset, "section record", decoded.error().describe());
+  if (!decoded.ok())
+    return reader.error_at(record.offset, "section record", decoded.error().describe());
   const std::string what = "section '" + section.name + "'";
   // Sections come in exactly the order and versions the header announced.
   if (sections_.size() >= header.sections.size()) {
@@ -184,9 +204,10 @@ Status MigrationTarget::receive_section(StreamReader& reader, const Record& reco
   }
   const StreamSection& expected = header.sections[sections_.size()];
   if (section.name != expected.name || section.version != expected.version) {
-    return reader.error_at(record.offset, what,
-                           "expected section '" + expected.name + "' version " + std::to_string(expected.version) +
-                               " (the header's order), got version " + std::to_string(section.version));
+    return reader.error_at(
+        record.offset, what,
+        "expected section '" + expected.name + "' version " + std::to_string(expected.version) +
+            " (the header's order), got version " + std::to_string(section.version));
   }
   if (checksum64(record.payload) != section.checksum) {
     trace::emit(trace::SnapshotSection{trace::SectionOp::Load, section.name, record.payload.size(),
@@ -195,31 +216,35 @@ Status MigrationTarget::receive_section(StreamReader& reader, const Record& reco
   }
   section_bytes_ += record.payload.size();
   if (section_bytes_ > MAX_TOTAL_SECTION_BYTES) {
-    return reader.error_at(record.offset, what, "sections exceed " + std::to_string(MAX_TOTAL_SECTION_BYTES) +
-                                                    " bytes in total");
+    return reader.error_at(
+        record.offset, what,
+        "sections exceed " + std::to_string(MAX_TOTAL_SECTION_BYTES) + " bytes in total");
   }
   section.data.assign(record.payload.begin(), record.payload.end());
   sections_.push_back(std::move(section));
   return ok_status();
 }
 
-Status MigrationTarget::receive_end(StreamReader& reader, const Record& record, uint64_t records_before,
-                                    const HeaderInfo& header) {
+Status MigrationTarget::receive_end(StreamReader& reader, const Record& record,
+                                    uint64_t records_before, const HeaderInfo& header) {
   uint64_t checksum = 0;
   uint64_t count = 0;
-  Status decoded = read_message<schema::End>(record.descriptor, MAX_DESCRIPTOR_BYTES, [&](schema::End::Reader r) {
-    checksum = r.getStreamChecksum();
-    count = r.getRecords();
-    return ok_status();
-  });
-  if (!decoded.ok()) return reader.error_at(record.offset, "end record", decoded.error().describe());
+  Status decoded = read_message<schema::End>(record.descriptor, MAX_DESCRIPTOR_BYTES,
+                                             [&](schema::End::Reader r) {
+                                               checksum = r.getStreamChecksum();
+                                               count = r.getRecords();
+                                               return ok_status();
+                                             });
+  if (!decoded.ok())
+    return reader.error_at(record.offset, "end record", decoded.error().describe());
   if (checksum != record.checksum_before) {
-    return reader.error_at(record.offset, "end record", "stream checksum mismatch: the stream is corrupt");
+    return reader.error_at(record.offset, "end record",
+                           "stream checksum mismatch: the stream is corrupt");
   }
   if (count != records_before) {
     return reader.error_at(record.offset, "end record",
-                           "the source wrote " + std::to_string(count) + " records, " + std::to_string(records_before) +
-                               " arrived");
+                           "the source wrote " + std::to_string(count) + " records, " +
+                               std::to_string(records_before) + " arrived");
   }
   if (sections_.size() != header.sections.size()) {
     return reader.error_at(record.offset, "end record",
@@ -227,9 +252,12 @@ Status MigrationTarget::receive_end(StreamReader& reader, const Record& record, 
   }
   if (!channel_->live()) {
     RRVM_ASSIGN_OR_RETURN(bool at_end, reader.at_end());
-    if (!at_end) return reader.error_at(reader.offset(), "end of stream", "trailing bytes after the end record");
+    if (!at_end)
+      return reader.error_at(reader.offset(), "end of stream",
+                             "trailing bytes after the end record");
   }
-  progress_.update([&](MigrationStats& s) { s.ram_transferred = s.stream_bytes = reader.offset(); });
+  progress_.update(
+      [&](MigrationStats& s) { s.ram_transferred = s.stream_bytes = reader.offset(); });
   return ok_status();
 }
 
@@ -241,8 +269,10 @@ Status MigrationTarget::load_sections() {
     Status loaded;
     if (section.name == GLOBAL_STATE_SECTION) {
       Result<RunState> state = decode_global_state(section.data);
-      if (state.ok()) source_state_ = *state;
-      else loaded = state.error();
+      if (state.ok())
+        source_state_ = *state;
+      else
+        loaded = state.error();
     } else {
       const SectionInfo* info = nullptr;
       for (const SectionInfo& s : desc.sections) {
@@ -252,9 +282,10 @@ Status MigrationTarget::load_sections() {
       loaded = vm_.load_section(*info, section.version, section.data);
     }
     std::string error = loaded.ok() ? std::string() : loaded.error().describe();
-    trace::emit(trace::SnapshotSection{trace::SectionOp::Load, section.name, section.data.size(), section.checksum,
-                                       loaded.ok(), error});
-    if (!loaded.ok()) return make_error(stream_name(*channel_) + ": section '" + section.name + "': " + error);
+    trace::emit(trace::SnapshotSection{trace::SectionOp::Load, section.name, section.data.size(),
+                                       section.checksum, loaded.ok(), error});
+    if (!loaded.ok())
+      return make_error(stream_name(*channel_) + ": section '" + section.name + "': " + error);
   }
   return ok_status();
 }
@@ -274,14 +305,17 @@ Status MigrationTarget::start_vm() {
 void MigrationTarget::fail(const Status& result) {
   const bool cancelled = progress_.cancel_requested();
   const std::string reason = result.error().describe();
-  spdlog::error("incoming migration from {} {}: {}", uri_, cancelled ? "cancelled" : "failed", reason);
+  spdlog::error("incoming migration from {} {}: {}", uri_, cancelled ? "cancelled" : "failed",
+                reason);
   {
     std::lock_guard lock(channel_mu_);
     // Tell a live source why, so that it resumes its VM at once instead of waiting.
     if (channel_ && channel_->live() && !cancelled) (void)send_ack(*channel_, false, reason);
+    channel_.reset();
   }
   progress_.set_status(cancelled ? MigrationStatus::Cancelled : MigrationStatus::Failed, reason);
-  emit_phase(cancelled ? MigrationPhase::Cancelled : MigrationPhase::Failed, iterations_, 0, reason);
+  emit_phase(cancelled ? MigrationPhase::Cancelled : MigrationPhase::Failed, iterations_, 0,
+             reason);
 }
 
 }  // namespace rrvm::migration

@@ -33,7 +33,8 @@ struct IncomingOptions {
 
 class MigrationTarget {
  public:
-  MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener, IncomingOptions options, Progress& progress);
+  MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener, IncomingOptions options,
+                  Progress& progress);
   ~MigrationTarget();
 
   // Runs the incoming migration on the calling thread to its end (progress holds the outcome).
@@ -54,7 +55,8 @@ class MigrationTarget {
   Status receive();
   Status receive_records(StreamReader& reader, const HeaderInfo& header);
   Status receive_section(StreamReader& reader, const Record& record, const HeaderInfo& header);
-  Status receive_end(StreamReader& reader, const Record& record, uint64_t records_before, const HeaderInfo& header);
+  Status receive_end(StreamReader& reader, const Record& record, uint64_t records_before,
+                     const HeaderInfo& header);
   Status load_sections();
   Status start_vm();
   void fail(const Status& result);

@@ -29,7 +29,8 @@ void fill_page(uint8_t* page, uint64_t& rng) {
 
 Result<std::unique_ptr<FakeMigratable>> FakeMigratable::create(const Options& options) {
   std::unique_ptr<FakeMigratable> vm(new FakeMigratable(options));
-  RRVM_ASSIGN_OR_RETURN(vm->memory_, GuestMemory::allocate(options.memory_bytes, options.hole_start));
+  RRVM_ASSIGN_OR_RETURN(vm->memory_,
+                        GuestMemory::allocate(options.memory_bytes, options.hole_start));
   uint64_t pages = vm->memory_.regions()[0].size / PAGE_SIZE;
   vm->dirty_words_ = (pages + 63) / 64;
   vm->dirty_ = std::make_unique<std::atomic<uint64_t>[]>(vm->dirty_words_);
@@ -49,7 +50,8 @@ FakeMigratable::Options FakeMigratable::small_target_options() {
 }
 
 FakeMigratable::FakeMigratable(const Options& options)
-    : options_(options), state_(options.initial_state),
+    : options_(options),
+      state_(options.initial_state),
       vcpus_running_(options.initial_state == trace::RunState::Running) {}
 
 FakeMigratable::~FakeMigratable() { stop_writer(); }
@@ -69,7 +71,8 @@ void FakeMigratable::clear_calls() {
   calls_.clear();
 }
 
-void FakeMigratable::start_writer(uint64_t first_page, uint64_t pages, uint32_t rate_pages_per_ms, uint64_t seed) {
+void FakeMigratable::start_writer(uint64_t first_page, uint64_t pages, uint32_t rate_pages_per_ms,
+                                  uint64_t seed) {
   RRVM_CHECK(!writer_.joinable());
   RRVM_CHECK(pages > 0 && (first_page + pages) * PAGE_SIZE <= memory_.regions()[0].size);
   writer_ = std::thread([=, this] { writer_loop(first_page, pages, rate_pages_per_ms, seed); });
@@ -92,7 +95,8 @@ void FakeMigratable::mark_dirty(uint64_t page) {
   }
 }
 
-void FakeMigratable::writer_loop(uint64_t first_page, uint64_t pages, uint32_t rate, uint64_t seed) {
+void FakeMigratable::writer_loop(uint64_t first_page, uint64_t pages, uint32_t rate,
+                                 uint64_t seed) {
   uint64_t rng = seed;
   uint8_t* base = memory_.regions()[0].host;
   uint32_t in_batch = 0;
@@ -155,13 +159,15 @@ std::vector<uint8_t> FakeMigratable::ram_image() const {
 }
 
 VmDescription FakeMigratable::describe() const {
-  return VmDescription{memory_.total_size(), options_.vcpus, options_.cpu_vendor, options_.sections};
+  return VmDescription{memory_.total_size(), options_.vcpus, options_.cpu_vendor,
+                       options_.sections};
 }
 
 Status FakeMigratable::change_state(trace::RunState to) {
   trace::RunState from = state_.load();
   if (from != to && !core::run_state_transition_allowed(from, to)) {
-    return make_error(std::string("illegal run state change ") + std::string(trace::run_state_name(from)) + " -> " +
+    return make_error(std::string("illegal run state change ") +
+                      std::string(trace::run_state_name(from)) + " -> " +
                       std::string(trace::run_state_name(to)));
   }
   state_.store(to);
@@ -202,11 +208,13 @@ Status FakeMigratable::start_dirty_log() {
 
 Result<std::vector<uint64_t>> FakeMigratable::fetch_dirty_log(size_t region) {
   log("fetch_dirty_log " + std::to_string(region));
-  if (region >= memory_.regions().size()) return make_error("no RAM region " + std::to_string(region));
+  if (region >= memory_.regions().size())
+    return make_error("no RAM region " + std::to_string(region));
   uint64_t pages = memory_.regions()[region].size / PAGE_SIZE;
   std::vector<uint64_t> bits((pages + 63) / 64, 0);
   if (region == 0) {
-    for (size_t i = 0; i < dirty_words_; ++i) bits[i] = dirty_[i].exchange(0, std::memory_order_acq_rel);
+    for (size_t i = 0; i < dirty_words_; ++i)
+      bits[i] = dirty_[i].exchange(0, std::memory_order_acq_rel);
   }
   return bits;
 }
@@ -225,14 +233,17 @@ Status FakeMigratable::cpu_synchronize_all_states() {
 Result<std::vector<uint8_t>> FakeMigratable::save_section(const SectionInfo& section) {
   log("save_section " + section.name);
   std::lock_guard lock(mu_);
-  if (auto it = save_failures_.find(section.name); it != save_failures_.end()) return make_error(it->second);
+  if (auto it = save_failures_.find(section.name); it != save_failures_.end())
+    return make_error(it->second);
   return sections_[section.name];
 }
 
-Status FakeMigratable::load_section(const SectionInfo& section, uint32_t version, std::span<const uint8_t> data) {
+Status FakeMigratable::load_section(const SectionInfo& section, uint32_t version,
+                                    std::span<const uint8_t> data) {
   log("load_section " + section.name + " v" + std::to_string(version));
   std::lock_guard lock(mu_);
-  if (auto it = load_failures_.find(section.name); it != load_failures_.end()) return make_error(it->second);
+  if (auto it = load_failures_.find(section.name); it != load_failures_.end())
+    return make_error(it->second);
   sections_[section.name].assign(data.begin(), data.end());
   return ok_status();
 }

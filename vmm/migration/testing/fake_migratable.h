@@ -74,7 +74,8 @@ class FakeMigratable : public Migratable {
   Status vm_stop_force_state(trace::RunState state, std::string_view reason) override;
   Status cpu_synchronize_all_states() override;
   Result<std::vector<uint8_t>> save_section(const SectionInfo& section) override;
-  Status load_section(const SectionInfo& section, uint32_t version, std::span<const uint8_t> data) override;
+  Status load_section(const SectionInfo& section, uint32_t version,
+                      std::span<const uint8_t> data) override;
   Status cpu_synchronize_all_post_init() override;
 
  private:
