@@ -35,4 +35,10 @@ void record_result(int32_t vcpu, std::string_view name, const Result<T>& r, int6
                             .payload = payload});
 }
 
+// An HvCall for a call that cannot fail and returns `value`.
+inline void record_value(int32_t vcpu, std::string_view name, int64_t value,
+                         std::span<const uint8_t> payload = {}) {
+  trace::emit(trace::HvCall{.vcpu = vcpu, .name = name, .result = value, .err = 0, .payload = payload});
+}
+
 }  // namespace rrvm::hv::recording

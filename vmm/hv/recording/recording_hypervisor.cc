@@ -7,7 +7,7 @@
 namespace rrvm::hv {
 
 using recording::record_result;
-using recording::record_status;
+using recording::record_value;
 
 namespace {
 constexpr int32_t NO_VCPU = -1;
@@ -22,7 +22,7 @@ Result<std::unique_ptr<Vm>> RecordingHypervisor::create_vm() {
 
 int RecordingHypervisor::api_version() const {
   const int v = inner_->api_version();
-  record_result(NO_VCPU, "KVM_GET_API_VERSION", Result<int>(v), v);
+  record_value(NO_VCPU, "KVM_GET_API_VERSION", v);
   return v;
 }
 
@@ -31,14 +31,14 @@ int64_t RecordingHypervisor::check_extension(uint32_t cap) const {
   if (trace::enabled()) {
     payload::Writer w;  // the capability number
     w.u32(cap);
-    record_result(NO_VCPU, "KVM_CHECK_EXTENSION", Result<int64_t>(v), v, w.data());
+    record_value(NO_VCPU, "KVM_CHECK_EXTENSION", v, w.data());
   }
   return v;
 }
 
 int RecordingHypervisor::max_vcpus() const {
   const int v = inner_->max_vcpus();
-  record_result(NO_VCPU, "max_vcpus", Result<int>(v), v);
+  record_value(NO_VCPU, "max_vcpus", v);
   return v;
 }
 
