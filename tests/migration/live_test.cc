@@ -170,8 +170,10 @@ TEST(LiveMigration, TargetOfAnotherShapeTellsTheSourceWhy) {
   MigrationStats out = test::migrate_out(*source, incoming.incoming_uri());
   EXPECT_EQ(incoming.wait().status, MigrationStatus::Failed);
   ASSERT_EQ(out.status, MigrationStatus::Failed);
-  EXPECT_NE(out.error.find("the migration target refused the stream"), std::string::npos) << out.error;
-  EXPECT_NE(out.error.find("the stream's VM has 2 vCPUs, this VM has 4"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("the migration target refused the stream"), std::string::npos)
+      << out.error;
+  EXPECT_NE(out.error.find("the stream's VM has 2 vCPUs, this VM has 4"), std::string::npos)
+      << out.error;
   EXPECT_EQ(source->run_state(), RunState::Running);
 }
 

@@ -24,6 +24,8 @@ namespace rrvm::migration {
 
 class MigrationManager {
  public:
+  // on_status runs on the migration thread (and on the caller's for `cancelling`); it may call
+  // query() but not wait() or start*().
   explicit MigrationManager(Migratable& vm, StatusCallback on_status = {});
   // Cancels a migration that is still running and waits for its thread.
   ~MigrationManager();

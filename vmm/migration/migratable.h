@@ -6,18 +6,18 @@
 //   source (the "migration" thread)             target (the "migration-incoming" thread)
 //   -------------------------------             ----------------------------------------
 //   describe()            -> stream header      run_state() is InMigrate (or Prelaunch -> set)
-//   start_dirty_log()                           describe()   checked against the header
+//   start_dirty_log()                           describe() checked against the header
 //   first pass: every non-zero page of memory() RAM runs written into memory()
-//   loop: fetch_dirty_log(r) for every region,
-//         send dirty pages, until they fit the
-//         downtime limit
-//   vm_stop_force_state(FinishMigrate)          (all sections buffered and checksummed, End and
-//   cpu_synchronize_all_states()                 the stream checksum verified, then:)
-//   fetch_dirty_log(r), last dirty pages        load_section() for each section, in stream order
-//   save_section() for each section, in order   cpu_synchronize_all_post_init()   (FULL put)
-//   End (+ the target's Ack on a live channel)  vm_start() if the source was running and
-//   set_run_state(PostMigrate)                    autostart is on, else set_run_state(source's
-//   stop_dirty_log()                              state, or Paused)
+//   loop: fetch_dirty_log(r) for every region,  (sections buffered and checksummed, End and the
+//         send dirty pages, until they fit the   stream checksum verified; only then:)
+//         downtime limit                        load_section() for each section, in stream order
+//   vm_stop_force_state(FinishMigrate)          cpu_synchronize_all_post_init()   (FULL put)
+//   cpu_synchronize_all_states()                Ack to a live source
+//   fetch_dirty_log(r), last dirty pages        vm_start() if the source was running and
+//   save_section() for each section, in order     autostart is on; else set_run_state() to the
+//   End; commit (file) or the target's Ack        source's state (Paused without autostart)
+//   stop_dirty_log()
+//   set_run_state(PostMigrate)
 //   On any failure or cancel after the stop:
 //   vm_start() if the VM was running, else
 //   set_run_state(the state before the stop)
@@ -72,6 +72,7 @@ class Migratable {
 
   // ---- both sides -----------------------------------------------------------------------------
 
+  // Constant for the VM's lifetime: the migration layer asks more than once.
   virtual VmDescription describe() const = 0;
 
   // Guest RAM. The region layout (gpa, size of each region) must be identical on both sides.
