@@ -101,6 +101,39 @@ TEST(GuestKvmScenario, ResetWritesTheResetPort) {
   EXPECT_NE(r.console.find("reset: writing 0x06 to port 0xcf9"), std::string::npos);
 }
 
+// KVM_KVMCLOCK_CTRL while the VM is stopped makes KVM set PVCLOCK_GUEST_STOPPED in the BSP's
+// pvclock area; the guest reports it once before its next tick and clears it.
+TEST(GuestKvmScenario, PvclockGuestStoppedIsNoticedOnce) {
+  GuestVm vm;
+  RRVM_REQUIRE_KVM_VM(vm);
+  ASSERT_TRUE(vm.boot(KernelSpec{RRVM_GUEST_ELF, "", "tick_ms=10 scenario=ticks:4", 1}, MEM).ok());
+  GuestRun first = vm.run(30s, "tick 2 ");
+  ASSERT_TRUE(first.matched) << first.console;
+  EXPECT_EQ(first.console.find("guest-stopped"), std::string::npos);
+  const Status ctrl = vm.vcpu(0).kvmclock_ctrl();
+  ASSERT_TRUE(ctrl.ok()) << ctrl.error().describe();
+  GuestRun rest = vm.run(30s);
+  EXPECT_EQ(rest.exit_status, RRVM_EXIT_PASS) << rest.console;
+  const size_t stopped = rest.console.find("rrvm-guest: pvclock guest-stopped cpu=0 count=1 kvmclock_ns=");
+  ASSERT_NE(stopped, std::string::npos) << rest.console;
+  EXPECT_LT(stopped, rest.console.find("tick 4 ")) << "reported before the next tick";
+  EXPECT_EQ(rest.console.find("count=2"), std::string::npos) << "cleared after the first report";
+}
+
+// The guest's own check: a kvmclock set back while the VM was stopped fails it with status 4.
+TEST(GuestKvmScenario, KvmclockGoingBackwardsFailsTheGuest) {
+  GuestVm vm;
+  RRVM_REQUIRE_KVM_VM(vm);
+  ASSERT_TRUE(vm.boot(KernelSpec{RRVM_GUEST_ELF, "", "tick_ms=10 scenario=ticks:4", 1}, MEM).ok());
+  ASSERT_TRUE(vm.run(30s, "tick 2 ").matched);
+  auto clock = vm.vm().get_clock();
+  ASSERT_TRUE(clock.ok()) << clock.error().describe();
+  ASSERT_TRUE(vm.vm().set_clock(hv::ClockData{.clock_ns = clock->clock_ns / 2}).ok());
+  const GuestRun r = vm.run(30s);
+  EXPECT_EQ(r.exit_status, RRVM_EXIT_CLOCK_BACKWARDS) << r.console;
+  EXPECT_NE(r.console.find("rrvm-guest: FAIL kvmclock went backwards"), std::string::npos) << r.console;
+}
+
 // Under KVM's instruction emulator (no VMX/SVM) cmpxchg16b cannot be emulated: an internal error.
 // With hardware virtualization the CPU runs it and the guest passes.
 TEST(GuestKvmScenario, BadInstructionIsAnInternalErrorUnderEmulation) {

@@ -41,6 +41,7 @@ class GuestVm {
   GuestRun run(std::chrono::milliseconds timeout, const std::string& stop_when = "");
 
   hv::Vcpu& vcpu(size_t i) { return *vcpus_[i]; }
+  hv::Vm& vm() { return *vm_; }
   // "vcpu0 rip=... rsp=... cr0=... efer=..." for every vCPU, for failure messages after run().
   std::string describe_vcpus();
   const BootPlan& plan() const { return plan_; }
