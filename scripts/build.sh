@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Configures and builds rrvm into build/ (or $RRVM_BUILD_DIR). Extra arguments go to cmake.
-# CI (CI=true) builds with -Werror; elsewhere the cache keeps whatever -DRRVM_WERROR you chose.
+# Configures and builds rrvm into build/ (or $RRVM_BUILD_DIR).
+#   scripts/build.sh                 everything (tools, guest, tests, benchmarks)
+#   scripts/build.sh rrvm            only the named targets (the demo needs just rrvm + the guest)
+# Extra configure options go in $RRVM_CMAKE_ARGS (e.g. "-DRRVM_SANITIZE=ON"). CI (CI=true) builds
+# with -Werror; elsewhere the cache keeps whatever -DRRVM_WERROR you chose.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${RRVM_BUILD_DIR:-$root/build}
 args=()
 [ "${CI:-}" = "true" ] && args+=(-DRRVM_WERROR=ON)
-cmake -S "$root" -B "$build" -G Ninja "${args[@]}" "$@" >/dev/null
-cmake --build "$build" -j"$(nproc)"
+# shellcheck disable=SC2206
+[ -n "${RRVM_CMAKE_ARGS:-}" ] && args+=($RRVM_CMAKE_ARGS)
+cmake -S "$root" -B "$build" -G Ninja "${args[@]}" >/dev/null
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$build" -j"$(nproc)" "${targets[@]}"
