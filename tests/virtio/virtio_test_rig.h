@@ -1,9 +1,8 @@
 // Test rig for the virtio device model: guest RAM, a counting interrupt line, a driver that
 // programs a virtio-mmio transport register by register (as Linux's virtio_mmio does), and a
-// writer that builds split-virtqueue descriptor chains in guest memory by hand.
+// writer that builds split-virtqueue descriptor chains in guest memory by hand. Free of gtest so
+// that scripts/bench/virtio_bench.cc drives the device model with the same driver.
 #pragma once
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <atomic>
