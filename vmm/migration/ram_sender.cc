@@ -22,7 +22,7 @@ constexpr auto RATE_SLOT = std::chrono::milliseconds(100);
 }  // namespace
 
 RamSender::RamSender(Migratable& vm, StreamWriter& writer, Progress& progress, int zstd_level)
-    : vm_(vm), writer_(writer), progress_(progress), encoder_(zstd_level) {
+    : vm_(vm), writer_(writer), progress_(progress), pipeline_(zstd_level) {
   for (const RamRegion& r : vm_.memory().regions())
     pending_.emplace_back((r.size / PAGE_SIZE + 63) / 64, 0);
   last_sync_ = Clock::now();
@@ -55,31 +55,39 @@ Status RamSender::throttle() {
   return ok_status();
 }
 
-Status RamSender::send_run(uint64_t gpa, const uint8_t* host, uint32_t pages,
-                           const uint64_t* known_zero, bool stable, bool skip_all_zero,
-                           PassResult& pass) {
+Status RamSender::queue_run(const RunJob& job, PassResult& pass) {
   if (progress_.cancel_requested()) return make_error("migration cancelled");
-  RRVM_ASSIGN_OR_RETURN(const EncodedRun* run,
-                        encoder_.encode(gpa, host, pages, known_zero, stable));
-  if (skip_all_zero && run->zero_pages == pages) {
-    progress_.update([&](MigrationStats& s) { s.zero_pages += pages; });
+  if (pipeline_.full()) RRVM_TRY(write_next(pass));
+  pipeline_.submit(job);
+  return ok_status();
+}
+
+Status RamSender::drain(PassResult& pass) {
+  while (!pipeline_.empty()) RRVM_TRY(write_next(pass));
+  return ok_status();
+}
+
+Status RamSender::write_next(PassResult& pass) {
+  RRVM_ASSIGN_OR_RETURN(const EncodedRun* run, pipeline_.take());
+  if (skip_all_zero_ && run->zero_pages == run->pages) {
+    progress_.update([&](MigrationStats& s) { s.zero_pages += run->pages; });
     return ok_status();
   }
   uint64_t before = writer_.bytes_written();
   RRVM_TRY(writer_.write_record(RecordKind::RamRun, run->descriptor, run->payload));
   uint64_t bytes = writer_.bytes_written() - before;
-  pass.pages += pages;
-  pass.data_pages += pages - run->zero_pages;
+  pass.pages += run->pages;
+  pass.data_pages += run->pages - run->zero_pages;
   pass.bytes += bytes;
   slot_bytes_ += bytes;
   const uint64_t written = writer_.bytes_written();
   progress_.update([&](MigrationStats& s) {
-    s.pages_sent += pages - run->zero_pages;
+    s.pages_sent += run->pages - run->zero_pages;
     s.zero_pages += run->zero_pages;
     s.ram_transferred = s.stream_bytes = written;
   });
   // As in QEMU, the rate limit is lifted once the VM is stopped: it would only add downtime.
-  return stable ? ok_status() : throttle();
+  return vm_stopped_ ? ok_status() : throttle();
 }
 
 Status RamSender::send_region_all(size_t region, const std::optional<PageResidency>& residency,
@@ -89,24 +97,24 @@ Status RamSender::send_region_all(size_t region, const std::optional<PageResiden
   std::vector<uint64_t> maybe_data;
   if (residency) RRVM_TRY(residency->populated(r.host, pages, maybe_data));
   for (uint64_t first = 0; first < pages; first += MAX_RUN_PAGES) {
-    uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(MAX_RUN_PAGES, pages - first));
-    uint64_t known_zero[ZERO_BITMAP_WORDS];
-    const uint64_t* known = nullptr;
+    RunJob job;
+    job.gpa = r.gpa + first * PAGE_SIZE;
+    job.host = r.host + first * PAGE_SIZE;
+    job.pages = static_cast<uint32_t>(std::min<uint64_t>(MAX_RUN_PAGES, pages - first));
     if (residency) {
       // Runs start at multiples of MAX_RUN_PAGES, so their bits are whole words of maybe_data.
       bool any = false;
-      for (uint32_t w = 0; w < (count + 63) / 64; ++w) {
-        known_zero[w] = ~maybe_data[first / 64 + w];
+      for (uint32_t w = 0; w < (job.pages + 63) / 64; ++w) {
+        job.known_zero[w] = ~maybe_data[first / 64 + w];
         any |= maybe_data[first / 64 + w] != 0;
       }
       if (!any) {  // never populated: zero without reading a byte
-        progress_.update([&](MigrationStats& s) { s.zero_pages += count; });
+        progress_.update([&](MigrationStats& s) { s.zero_pages += job.pages; });
         continue;
       }
-      known = known_zero;
+      job.has_known_zero = true;
     }
-    RRVM_TRY(send_run(r.gpa + first * PAGE_SIZE, r.host + first * PAGE_SIZE, count, known, false,
-                      true, pass));
+    RRVM_TRY(queue_run(job, pass));
   }
   return ok_status();
 }
@@ -123,9 +131,12 @@ Result<PassResult> RamSender::send_all() {
       spdlog::debug("migration: {}; scanning every page for zeros", opened.error().describe());
     }
   }
+  skip_all_zero_ = true;
+  vm_stopped_ = false;
   for (size_t region = 0; region < vm_.memory().regions().size(); ++region) {
     RRVM_TRY(send_region_all(region, residency, pass));
   }
+  RRVM_TRY(drain(pass));
   pass.ns = ns_since(start);
   ns_per_page_ =
       static_cast<double>(pass.ns) / static_cast<double>(std::max<uint64_t>(pass.pages, 1));
@@ -169,6 +180,8 @@ Result<uint64_t> RamSender::sync_dirty_log() {
 Result<PassResult> RamSender::send_pending(bool vm_stopped) {
   auto start = Clock::now();
   PassResult pass;
+  skip_all_zero_ = false;
+  vm_stopped_ = vm_stopped;
   const auto& regions = vm_.memory().regions();
   for (size_t i = 0; i < regions.size(); ++i) {
     std::vector<uint64_t> to_send(pending_[i].size(), 0);
@@ -184,10 +197,15 @@ Result<PassResult> RamSender::send_pending(bool vm_stopped) {
       p += static_cast<uint64_t>(std::countr_zero(bits));
       const uint64_t first = p;
       while (p < pages && p - first < MAX_RUN_PAGES && test_bit(to_send, p)) ++p;
-      RRVM_TRY(send_run(regions[i].gpa + first * PAGE_SIZE, regions[i].host + first * PAGE_SIZE,
-                        static_cast<uint32_t>(p - first), nullptr, vm_stopped, false, pass));
+      RunJob job;
+      job.gpa = regions[i].gpa + first * PAGE_SIZE;
+      job.host = regions[i].host + first * PAGE_SIZE;
+      job.pages = static_cast<uint32_t>(p - first);
+      job.stable = vm_stopped;
+      RRVM_TRY(queue_run(job, pass));
     }
   }
+  RRVM_TRY(drain(pass));
   pending_count_ = 0;
   pass.ns = ns_since(start);
   if (pass.pages > 0) {

@@ -11,6 +11,7 @@
 #include "vmm/migration/page_scan.h"
 #include "vmm/migration/progress.h"
 #include "vmm/migration/ram_codec.h"
+#include "vmm/migration/run_pipeline.h"
 #include "vmm/migration/stream_writer.h"
 
 namespace rrvm::migration {
@@ -40,8 +41,11 @@ class RamSender {
   std::optional<uint64_t> estimate_ns(uint64_t pages) const;
 
  private:
-  Status send_run(uint64_t gpa, const uint8_t* host, uint32_t pages, const uint64_t* known_zero,
-                  bool stable, bool skip_all_zero, PassResult& pass);
+  // Queues a run for encoding, writing finished runs while the pipeline is full.
+  Status queue_run(const RunJob& job, PassResult& pass);
+  // Writes the oldest encoded run (skipped when all zero in the first pass).
+  Status write_next(PassResult& pass);
+  Status drain(PassResult& pass);
   Status send_region_all(size_t region, const std::optional<PageResidency>& residency,
                          PassResult& pass);
   Status throttle();
@@ -50,7 +54,11 @@ class RamSender {
   Migratable& vm_;
   StreamWriter& writer_;
   Progress& progress_;
-  RunEncoder encoder_;
+  RunPipeline pipeline_;
+  // The pass in progress: the first pass skips all-zero runs; a stopped VM's runs need no copy
+  // before compression and are not rate limited.
+  bool skip_all_zero_ = false;
+  bool vm_stopped_ = false;
   std::vector<std::vector<uint64_t>> pending_;  // per region, one bit per page
   uint64_t pending_count_ = 0;
   double ns_per_page_ = 0;
