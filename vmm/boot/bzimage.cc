@@ -1,7 +1,8 @@
 #include "vmm/boot/bzimage.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "vmm/boot/boot_layout.h"
@@ -11,24 +12,16 @@ namespace {
 
 using linux_abi::SETUP_HEADER_OFFSET;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string version_string(uint16_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%u.%02u", v >> 8, v & 0xff);
-  return buf;
-}
+std::string version_string(uint16_t v) { return fmt::format("{}.{:02}", v >> 8, v & 0xff); }
 
 // The header's own length: the jump at 0x200 skips to 0x202 + its 8-bit displacement.
 uint64_t header_end(std::span<const uint8_t> file) { return 0x202 + uint64_t{file[0x201]}; }
 
 Status check_header(const BzImage& bz, bool has_pref_address, const std::string& name) {
   const linux_abi::SetupHeader& h = bz.hdr;
-  if (h.boot_flag != linux_abi::BOOT_FLAG) return make_error(name + ": boot flag is " + hex(h.boot_flag) + ", not 0xaa55");
+  if (h.boot_flag != linux_abi::BOOT_FLAG) {
+    return make_error(fmt::format("{}: boot flag is {:#x}, not 0xaa55", name, uint16_t{h.boot_flag}));
+  }
   if (bz.protocol < MIN_BOOT_PROTOCOL) {
     return make_error(name + ": boot protocol " + version_string(bz.protocol) + " is older than the 2.06 rrvm needs");
   }
@@ -36,17 +29,19 @@ Status check_header(const BzImage& bz, bool has_pref_address, const std::string&
     return make_error(name + ": a zImage (loaded low, below 1 MiB); rrvm boots bzImages");
   }
   if (bz.protocol < XLOADFLAGS_PROTOCOL || !(h.xloadflags & linux_abi::XLF_KERNEL_64)) {
-    return make_error(name + ": no 64-bit entry point (needs boot protocol 2.12+ with XLF_KERNEL_64; this is " +
-                      version_string(bz.protocol) + ", xloadflags " + hex(h.xloadflags) + ")");
+    return make_error(fmt::format("{}: no 64-bit entry point (needs boot protocol 2.12+ with XLF_KERNEL_64; this is "
+                                  "{}, xloadflags {:#x})",
+                                  name, version_string(bz.protocol), uint16_t{h.xloadflags}));
   }
   const uint32_t align = h.kernel_alignment;
   if (h.relocatable_kernel && (align == 0 || (align & (align - 1)) != 0)) {
-    return make_error(name + ": kernel_alignment " + hex(align) + " is not a power of two");
+    return make_error(fmt::format("{}: kernel_alignment {:#x} is not a power of two", name, align));
   }
   // Only pref_address must honour the alignment: a kernel without one (before 2.10) goes to 1 MiB
   // and its decompressor moves itself to an aligned place.
   if (h.relocatable_kernel && has_pref_address && bz.load_gpa % align != 0) {
-    return make_error(name + ": pref_address " + hex(bz.load_gpa) + " is not aligned to kernel_alignment " + hex(align));
+    return make_error(
+        fmt::format("{}: pref_address {:#x} is not aligned to kernel_alignment {:#x}", name, bz.load_gpa, align));
   }
   return ok_status();
 }

@@ -1,9 +1,10 @@
 #include "vmm/boot/elf_image.h"
 
+#include <fmt/format.h>
+
 #include <elf.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "vmm/boot/boot_layout.h"
@@ -11,12 +12,6 @@
 
 namespace rrvm::boot {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // [offset, offset + len) inside a file of `size` bytes, without overflow.
 bool in_file(uint64_t offset, uint64_t len, uint64_t size) { return offset <= size && len <= size - offset; }
@@ -54,8 +49,8 @@ Status check_ident(std::span<const uint8_t> file, const Elf64_Ehdr& eh, const st
                       std::to_string(ELF_MAX_PHDRS) + ")");
   }
   if (!in_file(eh.e_phoff, uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr), file.size())) {
-    return make_error(name + ": program headers at offset " + hex(eh.e_phoff) + " run past the end of the " +
-                      std::to_string(file.size()) + "-byte file");
+    return make_error(fmt::format("{}: program headers at offset {:#x} run past the end of the {}-byte file", name,
+                                  eh.e_phoff, file.size()));
   }
   return ok_status();
 }
@@ -92,7 +87,7 @@ Status parse_note(std::span<const uint8_t> file, uint64_t desc_off, uint32_t des
 
 Status parse_notes(std::span<const uint8_t> file, const Elf64_Phdr& ph, ElfImage& image, const std::string& name) {
   if (!in_file(ph.p_offset, ph.p_filesz, file.size())) {
-    return make_error(name + ": note segment at offset " + hex(ph.p_offset) + " runs past the end of the file");
+    return make_error(fmt::format("{}: note segment at offset {:#x} runs past the end of the file", name, ph.p_offset));
   }
   const uint64_t end = ph.p_offset + ph.p_filesz;
   uint64_t off = ph.p_offset;
@@ -101,7 +96,7 @@ Status parse_notes(std::span<const uint8_t> file, const Elf64_Phdr& ph, ElfImage
     const uint64_t name_off = off + sizeof(Elf64_Nhdr);
     const uint64_t desc_off = name_off + align4(nh.n_namesz);
     const uint64_t next = desc_off + align4(nh.n_descsz);  // n_* are 32-bit: no overflow in 64
-    const std::string where = name + ": note at offset " + hex(off);
+    const std::string where = fmt::format("{}: note at offset {:#x}", name, off);
     if (next > end) return make_error(where + " runs past the end of its segment");
     const bool xen = note_name_is(file, name_off, nh.n_namesz, "Xen") && nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY;
     const bool rrvm = note_name_is(file, name_off, nh.n_namesz, RRVM_ELFNOTE_NAME) && nh.n_type == RRVM_ELFNOTE_ENTRY64;
@@ -119,8 +114,8 @@ Status add_load_segment(std::span<const uint8_t> file, const Elf64_Phdr& ph, siz
                       std::to_string(ph.p_memsz) + ")");
   }
   if (!in_file(ph.p_offset, ph.p_filesz, file.size())) {
-    return make_error(what + " (offset " + hex(ph.p_offset) + ", " + std::to_string(ph.p_filesz) +
-                      " bytes) runs past the end of the " + std::to_string(file.size()) + "-byte file");
+    return make_error(fmt::format("{} (offset {:#x}, {} bytes) runs past the end of the {}-byte file", what,
+                                  ph.p_offset, ph.p_filesz, file.size()));
   }
   if (ph.p_paddr + ph.p_memsz < ph.p_paddr) return make_error(what + " wraps around the address space");
   if (ph.p_memsz == 0) return ok_status();
@@ -133,7 +128,7 @@ Status check_overlaps(const ElfImage& image, const std::string& name) {
   std::sort(sorted.begin(), sorted.end(), [](const ElfSegment& a, const ElfSegment& b) { return a.gpa < b.gpa; });
   for (size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i].gpa < sorted[i - 1].gpa + sorted[i - 1].mem_size) {
-      return make_error(name + ": segments at " + hex(sorted[i - 1].gpa) + " and " + hex(sorted[i].gpa) + " overlap");
+      return make_error(fmt::format("{}: segments at {:#x} and {:#x} overlap", name, sorted[i - 1].gpa, sorted[i].gpa));
     }
   }
   return ok_status();
@@ -141,14 +136,14 @@ Status check_overlaps(const ElfImage& image, const std::string& name) {
 
 Status check_entries(const ElfImage& image, const std::string& name) {
   if (image.rrvm_entry && !image.contains_gpa(image.rrvm_entry->entry)) {
-    return make_error(name + ": rrvm 64-bit entry " + hex(image.rrvm_entry->entry) + " is outside every segment");
+    return make_error(fmt::format("{}: rrvm 64-bit entry {:#x} is outside every segment", name, image.rrvm_entry->entry));
   }
   if (image.pvh_entry) {
     if (*image.pvh_entry >= (1ull << 32)) {
-      return make_error(name + ": PVH entry " + hex(*image.pvh_entry) + " is not a 32-bit address");
+      return make_error(fmt::format("{}: PVH entry {:#x} is not a 32-bit address", name, *image.pvh_entry));
     }
     if (!image.contains_gpa(*image.pvh_entry)) {
-      return make_error(name + ": PVH entry " + hex(*image.pvh_entry) + " is outside every segment");
+      return make_error(fmt::format("{}: PVH entry {:#x} is outside every segment", name, *image.pvh_entry));
     }
   }
   return ok_status();
@@ -202,7 +197,7 @@ Result<ElfImage> parse_elf(std::span<const uint8_t> file, const std::string& nam
 Status load_elf(const ElfImage& image, std::span<const uint8_t> file, const GuestMemory& mem, const std::string& name) {
   for (size_t i = 0; i < image.segments.size(); ++i) {
     const ElfSegment& s = image.segments[i];
-    const std::string what = name + ": segment [" + hex(s.gpa) + ", " + hex(s.gpa + s.mem_size) + ")";
+    const std::string what = fmt::format("{}: segment [{:#x}, {:#x})", name, s.gpa, s.gpa + s.mem_size);
     if (s.gpa < HIGH_MEMORY_START) return make_error(what + " is below 1 MiB, where rrvm keeps its boot structures");
     if (!mem.contains(s.gpa, s.mem_size)) {
       return make_error(what + " does not fit in guest RAM (" + std::to_string(mem.total_size() >> 20) +

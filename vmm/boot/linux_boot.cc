@@ -1,6 +1,7 @@
 #include "vmm/boot/linux_boot.h"
 
-#include <cstdio>
+#include <fmt/format.h>
+
 #include <cstring>
 
 #include "vmm/boot/boot_layout.h"
@@ -11,19 +12,13 @@ namespace {
 
 constexpr uint64_t FOUR_GIB = 1ull << 32;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 Status check_kernel_range(const GuestMemory& mem, uint64_t start, uint64_t end, const std::string& name) {
   if (start < HIGH_MEMORY_START) {
-    return make_error(name + ": loads at " + hex(start) + ", below 1 MiB where rrvm keeps its boot structures");
+    return make_error(fmt::format("{}: loads at {:#x}, below 1 MiB where rrvm keeps its boot structures", name, start));
   }
   if (end > low_ram_end(mem) || !mem.contains(start, end - start)) {
-    return make_error("guest memory (" + std::to_string(mem.total_size() >> 20) + " MiB) is too small for " + name +
-                      ": it needs [" + hex(start) + ", " + hex(end) + ")");
+    return make_error(fmt::format("guest memory ({} MiB) is too small for {}: it needs [{:#x}, {:#x})",
+                                  mem.total_size() >> 20, name, start, end));
   }
   return ok_status();
 }
@@ -94,8 +89,9 @@ Result<BootPlan> load_bzimage(const GuestMemory& mem, std::span<const uint8_t> f
 Result<BootPlan> load_vmlinux(const GuestMemory& mem, std::span<const uint8_t> file, const ElfImage& image,
                               const LinuxBootOptions& o) {
   if (!image.contains_gpa(image.entry)) {
-    return make_error(o.name + ": entry " + hex(image.entry) +
-                      " is not inside a loaded segment (rrvm enters a vmlinux at its physical entry address)");
+    return make_error(fmt::format(
+        "{}: entry {:#x} is not inside a loaded segment (rrvm enters a vmlinux at its physical entry address)",
+        o.name, image.entry));
   }
   BootPlan plan;
   plan.kernel_start = image.lowest_gpa();

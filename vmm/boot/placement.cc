@@ -1,7 +1,8 @@
 #include "vmm/boot/placement.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
-#include <cstdio>
 
 #include "vmm/boot/boot_layout.h"
 #include "vmm/boot/memory_map.h"
@@ -11,18 +12,12 @@ namespace {
 
 constexpr uint64_t PAGE = 4096;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 }  // namespace
 
 Result<uint64_t> place_high(const GuestMemory& mem, uint64_t size, uint64_t floor, uint64_t limit,
                             const std::string& what) {
   const uint64_t top = std::min(limit, low_ram_end(mem));
-  const std::string room = " between " + hex(floor) + " and " + hex(top);
+  const std::string room = fmt::format(" between {:#x} and {:#x}", floor, top);
   if (size > top || top - size < floor) {
     return make_error(what + " of " + std::to_string(size) + " bytes does not fit in guest memory" + room + " (" +
                       std::to_string(top > floor ? top - floor : 0) + " bytes free): give the VM more memory");
