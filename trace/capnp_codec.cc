@@ -1,5 +1,6 @@
 #include "trace/capnp_codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rrvm::trace::internal {
@@ -8,11 +9,11 @@ namespace {
 namespace s = ::rrvm::trace::schema;
 
 // Empty strings and byte arrays stay null pointers: smaller, and read back as empty.
-#define RRVM_PUT_BLOB(builder, Name, view)                                                  \
-  do {                                                                                     \
-    if (!(view).empty()) {                                                                 \
+#define RRVM_PUT_BLOB(builder, Name, view)                                                    \
+  do {                                                                                        \
+    if (!(view).empty()) {                                                                    \
       std::memcpy((builder).init##Name((view).size()).begin(), (view).data(), (view).size()); \
-    }                                                                                      \
+    }                                                                                         \
   } while (0)
 
 std::string_view text(capnp::Text::Reader t) { return {t.cStr(), t.size()}; }
@@ -123,11 +124,20 @@ void encode_body(const EventBody& body, s::Event::Builder out) {
             b.setAddress(e.address);
             b.setSize(e.size);
             b.setIsWrite(e.is_write);
-            RRVM_PUT_BLOB(b, Data, e.data);
+            if (e.data.size() <= sizeof(uint64_t)) {
+              // The common case (port and MMIO accesses) stays inside the Event: no pointer.
+              uint64_t value = 0;
+              if (!e.data.empty()) std::memcpy(&value, e.data.data(), e.data.size());
+              b.setValue(value);
+              b.setInlineLength(static_cast<uint8_t>(e.data.size()));
+            } else {
+              RRVM_PUT_BLOB(b, Data, e.data);
+            }
             b.setDetail(e.detail);
           },
           [&](const MonitorCommand& e) {
-            std::memcpy(out.initMonitorCommand(e.json.size()).begin(), e.json.data(), e.json.size());
+            std::memcpy(out.initMonitorCommand(e.json.size()).begin(), e.json.data(),
+                        e.json.size());
           },
           [&](const MonitorReply& e) {
             std::memcpy(out.initMonitorReply(e.json.size()).begin(), e.json.data(), e.json.size());
@@ -173,129 +183,158 @@ void encode_body(const EventBody& body, s::Event::Builder out) {
           },
           [&](const SpanEnd&) { out.setSpanEnd(); },
           [&](const Dropped& e) { out.initDropped().setCount(e.count); },
-          [&](const std::monostate&) { out.setSpanEnd(); },  // never encoded: the writer knows all types
+          [&](const std::monostate&) {
+            out.setSpanEnd();
+          },  // never encoded: the writer knows all types
       },
       body);
 }
 
-EventBody decode_body(s::Event::Reader in, std::vector<MsrEntry>* msr_scratch) {
+std::span<const uint8_t> exit_data(s::Event::VcpuExit::Reader r, DecodeScratch* scratch) {
+  if (r.hasData()) return data(r.getData());
+  uint64_t value = r.getValue();
+  std::memcpy(scratch->exit_data, &value, sizeof value);
+  return {scratch->exit_data, std::min<size_t>(r.getInlineLength(), sizeof value)};
+}
+
+// Decodes into `body` in place (a hot loop of the reader: no temporary variant).
+void decode_body(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
   switch (in.which()) {
     case s::Event::RUN_STATE_CHANGE: {
       auto r = in.getRunStateChange();
-      return RunStateChange{to_enum<RunState>(r.getFrom(), RUN_STATE_COUNT),
-                            to_enum<RunState>(r.getTo(), RUN_STATE_COUNT), text(r.getReason()),
-                            r.getAccepted()};
+      body.emplace<RunStateChange>(RunStateChange{to_enum<RunState>(r.getFrom(), RUN_STATE_COUNT),
+                                                  to_enum<RunState>(r.getTo(), RUN_STATE_COUNT),
+                                                  text(r.getReason()), r.getAccepted()});
+      return;
     }
     case s::Event::NOTIFIER_CALL: {
       auto r = in.getNotifierCall();
-      return NotifierCall{text(r.getHandler()), r.getPriority(),
-                          to_enum<NotifierPhase>(r.getPhase(), 2), r.getRunning(),
-                          to_enum<RunState>(r.getState(), RUN_STATE_COUNT)};
+      body.emplace<NotifierCall>(NotifierCall{
+          text(r.getHandler()), r.getPriority(), to_enum<NotifierPhase>(r.getPhase(), 2),
+          r.getRunning(), to_enum<RunState>(r.getState(), RUN_STATE_COUNT)});
+      return;
     }
     case s::Event::MSR_ACCESS: {
       auto r = in.getMsrAccess();
       auto entries = r.getEntries();
-      msr_scratch->clear();
-      msr_scratch->reserve(entries.size());
-      for (auto entry : entries) msr_scratch->push_back({entry.getIndex(), entry.getValue()});
-      return MsrAccess{r.getVcpu(),      to_enum<MsrOp>(r.getOp(), 2),
-                       to_enum<SyncLevel>(r.getLevel(), 4), *msr_scratch,
-                       r.getRequested(), r.getProcessed(),
-                       r.getErr()};
+      auto& msrs = scratch->msrs;
+      msrs.clear();
+      msrs.reserve(entries.size());
+      for (auto entry : entries) msrs.push_back({entry.getIndex(), entry.getValue()});
+      body.emplace<MsrAccess>(MsrAccess{r.getVcpu(), to_enum<MsrOp>(r.getOp(), 2),
+                                        to_enum<SyncLevel>(r.getLevel(), 4), msrs, r.getRequested(),
+                                        r.getProcessed(), r.getErr()});
+      return;
     }
     case s::Event::CLOCK_ACCESS: {
       auto r = in.getClockAccess();
-      return ClockAccess{to_enum<ClockOp>(r.getOp(), 2), r.getClockNs(), r.getFlags(),
-                         r.getHostTsc(), r.getRealtimeNs(), r.getErr()};
+      body.emplace<ClockAccess>(ClockAccess{to_enum<ClockOp>(r.getOp(), 2), r.getClockNs(),
+                                            r.getFlags(), r.getHostTsc(), r.getRealtimeNs(),
+                                            r.getErr()});
+      return;
     }
     case s::Event::KVMCLOCK_CTRL: {
       auto r = in.getKvmclockCtrl();
-      return KvmclockCtrl{r.getVcpu(), r.getErr()};
+      body.emplace<KvmclockCtrl>(KvmclockCtrl{r.getVcpu(), r.getErr()});
+      return;
     }
     case s::Event::TSC_READ: {
       auto r = in.getTscRead();
-      return TscRead{r.getVcpu(), r.getTsc()};
+      body.emplace<TscRead>(TscRead{r.getVcpu(), r.getTsc()});
+      return;
     }
     case s::Event::TSC_KHZ: {
       auto r = in.getTscKhz();
-      return TscKhz{r.getVcpu(), r.getSet(), r.getKhz(), r.getErr()};
+      body.emplace<TscKhz>(TscKhz{r.getVcpu(), r.getSet(), r.getKhz(), r.getErr()});
+      return;
     }
     case s::Event::DEVICE_STATUS_WRITE: {
       auto r = in.getDeviceStatusWrite();
-      return DeviceStatusWrite{text(r.getDevice()),  text(r.getTransport()),
-                               r.getOldStatus(),     r.getNewStatus(),
-                               to_enum<StatusSource>(r.getSource(), 3), r.getAccepted(),
-                               text(r.getReason())};
+      body.emplace<DeviceStatusWrite>(DeviceStatusWrite{
+          text(r.getDevice()), text(r.getTransport()), r.getOldStatus(), r.getNewStatus(),
+          to_enum<StatusSource>(r.getSource(), 3), r.getAccepted(), text(r.getReason())});
+      return;
     }
     case s::Event::DEVICE_RESET: {
       auto r = in.getDeviceReset();
-      return DeviceReset{text(r.getDevice()), text(r.getReason())};
+      body.emplace<DeviceReset>(DeviceReset{text(r.getDevice()), text(r.getReason())});
+      return;
     }
     case s::Event::DEVICE_BACKEND: {
       auto r = in.getDeviceBackend();
-      return DeviceBackend{text(r.getDevice()), to_enum<BackendOp>(r.getOp(), 2),
-                           text(r.getReason())};
+      body.emplace<DeviceBackend>(DeviceBackend{
+          text(r.getDevice()), to_enum<BackendOp>(r.getOp(), 2), text(r.getReason())});
+      return;
     }
     case s::Event::VCPU_EXIT: {
       auto r = in.getVcpuExit();
-      return VcpuExit{r.getVcpu(),    to_enum<ExitKind>(r.getKind(), 10), r.getAddress(),
-                      r.getSize(),    r.getIsWrite(),                     data(r.getData()),
-                      r.getDetail()};
+      body.emplace<VcpuExit>(VcpuExit{r.getVcpu(), to_enum<ExitKind>(r.getKind(), 10),
+                                      r.getAddress(), r.getSize(), r.getIsWrite(),
+                                      exit_data(r, scratch), r.getDetail()});
+      return;
     }
     case s::Event::MONITOR_COMMAND:
-      return MonitorCommand{text(in.getMonitorCommand())};
+      body.emplace<MonitorCommand>(MonitorCommand{text(in.getMonitorCommand())});
+      return;
     case s::Event::MONITOR_REPLY:
-      return MonitorReply{text(in.getMonitorReply())};
+      body.emplace<MonitorReply>(MonitorReply{text(in.getMonitorReply())});
+      return;
     case s::Event::MIGRATION: {
       auto r = in.getMigration();
-      return MigrationEvent{to_enum<MigrationPhase>(r.getPhase(), 8), r.getIteration(),
-                            r.getDirtyPages(), r.getBytes(), r.getDowntimeNs(),
-                            text(r.getDetail())};
+      body.emplace<MigrationEvent>(MigrationEvent{to_enum<MigrationPhase>(r.getPhase(), 8),
+                                                  r.getIteration(), r.getDirtyPages(), r.getBytes(),
+                                                  r.getDowntimeNs(), text(r.getDetail())});
+      return;
     }
     case s::Event::SNAPSHOT_SECTION: {
       auto r = in.getSnapshotSection();
-      return SnapshotSection{to_enum<SectionOp>(r.getOp(), 2), text(r.getDevice()), r.getBytes(),
-                             r.getChecksum(), r.getOk(), text(r.getError())};
+      body.emplace<SnapshotSection>(
+          SnapshotSection{to_enum<SectionOp>(r.getOp(), 2), text(r.getDevice()), r.getBytes(),
+                          r.getChecksum(), r.getOk(), text(r.getError())});
+      return;
     }
     case s::Event::USER_MARK:
-      return UserMark{text(in.getUserMark())};
+      body.emplace<UserMark>(UserMark{text(in.getUserMark())});
+      return;
     case s::Event::WARNING: {
       auto r = in.getWarning();
-      return Warning{text(r.getComponent()), text(r.getText())};
+      body.emplace<Warning>(Warning{text(r.getComponent()), text(r.getText())});
+      return;
     }
     case s::Event::HV_CALL: {
       auto r = in.getHvCall();
-      return HvCall{r.getVcpu(), text(r.getName()), r.getResult(), r.getErr(),
-                    data(r.getPayload())};
+      body.emplace<HvCall>(
+          HvCall{r.getVcpu(), text(r.getName()), r.getResult(), r.getErr(), data(r.getPayload())});
+      return;
     }
     case s::Event::SPAN_BEGIN: {
       auto r = in.getSpanBegin();
-      return SpanBegin{r.getParent(), text(r.getName())};
+      body.emplace<SpanBegin>(SpanBegin{r.getParent(), text(r.getName())});
+      return;
     }
     case s::Event::SPAN_END:
-      return SpanEnd{};
+      body.emplace<SpanEnd>(SpanEnd{});
+      return;
     case s::Event::DROPPED:
-      return Dropped{in.getDropped().getCount()};
+      body.emplace<Dropped>(Dropped{in.getDropped().getCount()});
+      return;
   }
-  return std::monostate{};
+  body.emplace<std::monostate>();
 }
 
 }  // namespace
 
-void encode_event(const EventRecord& in, s::Event::Builder out) {
-  out.setSeq(in.seq);
-  out.setTimeNs(in.time_ns);
+void encode_event(const EventRecord& in, uint32_t time_delta_ns, s::Event::Builder out) {
+  out.setTimeDeltaNs(time_delta_ns);
   out.setThread(in.thread);
   out.setSpan(in.span);
   encode_body(in.body, out);
 }
 
-void decode_event(s::Event::Reader in, EventRecord& out, std::vector<MsrEntry>* msr_scratch) {
-  out.seq = in.getSeq();
-  out.time_ns = in.getTimeNs();
+void decode_event(s::Event::Reader in, EventRecord& out, DecodeScratch* scratch) {
   out.thread = in.getThread();
   out.span = in.getSpan();
-  out.body = decode_body(in, msr_scratch);
+  decode_body(in, scratch, out.body);
 }
 
 void encode_thread(const ThreadInfo& in, s::ThreadInfo::Builder out) {

@@ -24,9 +24,17 @@ namespace internal {
 void encode_header(const TraceHeader& in, schema::Header::Builder out);
 TraceHeader decode_header(schema::Header::Reader in);
 
-void encode_event(const EventRecord& in, schema::Event::Builder out);
-// MsrAccess entries are decoded into *msr_scratch, which must outlive the record's use.
-void decode_event(schema::Event::Reader in, EventRecord& out, std::vector<MsrEntry>* msr_scratch);
+// Storage for the parts of a decoded event that Cap'n Proto does not hold in the needed form
+// (MSR entries, exit data stored inline); must outlive the record's use.
+struct DecodeScratch {
+  std::vector<MsrEntry> msrs;
+  uint8_t exit_data[8];
+};
+
+// Everything but seq and time, which a Batch stores compactly (trace.capnp: Batch).
+void encode_event(const EventRecord& in, uint32_t time_delta_ns, schema::Event::Builder out);
+// Sets thread, span and body (not seq and time_ns).
+void decode_event(schema::Event::Reader in, EventRecord& out, DecodeScratch* scratch);
 
 void encode_thread(const ThreadInfo& in, schema::ThreadInfo::Builder out);
 ThreadInfo decode_thread(schema::ThreadInfo::Reader in);

@@ -19,7 +19,7 @@ ChunkDecompressor::ChunkDecompressor() : dctx_(ZSTD_createDCtx()) {
 ChunkDecompressor::~ChunkDecompressor() { ZSTD_freeDCtx(dctx_); }
 
 Result<std::span<const capnp::word>> ChunkDecompressor::decompress(std::span<const uint8_t> frame,
-                                                                    size_t max_bytes) {
+                                                                   size_t max_bytes) {
   ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_only);
   ZSTD_inBuffer in{frame.data(), frame.size(), 0};
   size_t used = 0;

@@ -51,7 +51,8 @@ ChunkWriter::~ChunkWriter() { ZSTD_freeCCtx(cctx_); }
 Status ChunkWriter::compress(const void* data, size_t size, ZSTD_EndDirective mode) {
   ZSTD_inBuffer in{data, size, 0};
   while (true) {
-    if (out_.size() - out_used_ < ZSTD_CStreamOutSize()) out_.resize(out_used_ + 2 * ZSTD_CStreamOutSize());
+    if (out_.size() - out_used_ < ZSTD_CStreamOutSize())
+      out_.resize(out_used_ + 2 * ZSTD_CStreamOutSize());
     ZSTD_outBuffer out{out_.data(), out_.size(), out_used_};
     size_t left = ZSTD_compressStream2(cctx_, &out, &in, mode);
     out_used_ = out.pos;

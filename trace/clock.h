@@ -4,7 +4,8 @@
 // Every event is stamped on its own thread with a tick count that increases with real time across
 // all CPUs: the TSC (read ordered, after an LFENCE, so it cannot be taken before the loads that
 // precede it) when the kernel itself trusts the TSC as its clocksource, else CLOCK_MONOTONIC in ns.
-// The writer thread merges the per-thread streams by stamp and converts ticks to CLOCK_MONOTONIC ns.
+// The writer thread merges the per-thread streams by stamp and converts ticks to CLOCK_MONOTONIC
+// ns.
 #pragma once
 
 #include <x86intrin.h>
@@ -37,10 +38,11 @@ inline uint64_t read_ticks(TickSource source) {
 bool tsc_is_reliable();
 std::string_view tick_source_name(TickSource source);
 
-// The asymmetric fence. Emitting threads publish "busy" with a plain store followed by light_fence()
-// (a compiler barrier when membarrier(2) is available); the writer calls heavy_fence(), which makes
-// every other thread's earlier stores visible (MEMBARRIER_CMD_PRIVATE_EXPEDITED), before it reads
-// the busy flags. Without membarrier both sides fall back to a full fence.
+// The asymmetric fence. Emitting threads publish "busy" with a plain store followed by
+// light_fence() (a compiler barrier when membarrier(2) is available); the writer calls
+// heavy_fence(), which makes every other thread's earlier stores visible
+// (MEMBARRIER_CMD_PRIVATE_EXPEDITED), before it reads the busy flags. Without membarrier both sides
+// fall back to a full fence.
 void init_fences();  // idempotent; registers with membarrier
 inline std::atomic<bool> g_membarrier_ok{false};
 inline void light_fence() {

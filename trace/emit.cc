@@ -78,7 +78,8 @@ inline ThreadBuffer* current_buffer() {
   uint64_t id = g_recorder_id.load(std::memory_order_acquire);
   if (id == 0) return nullptr;
   ThreadBuffer* b = t_buf;
-  if (b == nullptr || b->recorder_id() != id) [[unlikely]] b = attach_thread();
+  if (b == nullptr || b->recorder_id() != id) [[unlikely]]
+    b = attach_thread();
   return b;
 }
 
@@ -131,7 +132,8 @@ void write_record(ThreadBuffer* b, const T& e, SpanId span) {
   fill_header(p, stamp, span, size, event_type_of<T>());
   pack_payload(e, p + sizeof(RecordHeader));
   b->commit();
-  if (b->over_half()) [[unlikely]] static_cast<RecorderImpl*>(b->owner())->wake_writer();
+  if (b->over_half()) [[unlikely]]
+    static_cast<RecorderImpl*>(b->owner())->wake_writer();
   b->busy.store(0, std::memory_order_release);
 }
 

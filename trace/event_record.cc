@@ -6,10 +6,11 @@ namespace rrvm::trace {
 namespace {
 
 constexpr std::array<std::string_view, EVENT_TYPE_COUNT> EVENT_TYPE_NAMES = {
-    "run-state",   "notifier",      "msr",          "clock",       "kvmclock-ctrl", "tsc-read",
-    "tsc-khz",     "status-write",  "device-reset", "device-backend", "exit",       "qmp-command",
-    "qmp-reply",   "migration",     "snapshot-section", "mark",    "warning",       "hv-call",
-    "span-begin",  "span-end",      "dropped",      "unknown",
+    "run-state", "notifier",    "msr",          "clock",        "kvmclock-ctrl",
+    "tsc-read",  "tsc-khz",     "status-write", "device-reset", "device-backend",
+    "exit",      "qmp-command", "qmp-reply",    "migration",    "snapshot-section",
+    "mark",      "warning",     "hv-call",      "span-begin",   "span-end",
+    "dropped",   "unknown",
 };
 static_assert(std::variant_size_v<EventBody> == EVENT_TYPE_COUNT);
 

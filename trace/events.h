@@ -2,8 +2,8 @@
 //
 // These mirror the Cap'n Proto schema (trace/schema/trace.capnp), which is the on-disk format and
 // the authority on field meanings. Emitting code never touches Cap'n Proto: it fills one of these
-// structs and calls trace::emit(); the recorder copies a compact record into a per-thread buffer and
-// a background thread encodes and compresses it.
+// structs and calls trace::emit(); the recorder copies a compact record into a per-thread buffer
+// and a background thread encodes and compresses it.
 //
 // Strings and arrays are views: they only need to live until emit() returns.
 #pragma once
@@ -46,12 +46,28 @@ enum class NotifierPhase : uint8_t { Prepare, Main };
 enum class StatusSource : uint8_t { Guest, Vmm, Restore };
 enum class BackendOp : uint8_t { Start, Stop };
 enum class MigrationPhase : uint8_t {
-  Setup, Iteration, Completion, Completed, Failed, Cancelled, LoadStart, LoadDone
+  Setup,
+  Iteration,
+  Completion,
+  Completed,
+  Failed,
+  Cancelled,
+  LoadStart,
+  LoadDone
 };
 enum class SectionOp : uint8_t { Save, Load };
 
 enum class ExitKind : uint8_t {
-  Io, Mmio, Hlt, Shutdown, InternalError, FailEntry, SystemEvent, Interrupted, DebugExit, Other
+  Io,
+  Mmio,
+  Hlt,
+  Shutdown,
+  InternalError,
+  FailEntry,
+  SystemEvent,
+  Interrupted,
+  DebugExit,
+  Other
 };
 
 struct MsrEntry {
@@ -89,9 +105,9 @@ struct MsrAccess {
 struct ClockAccess {
   ClockOp op;
   uint64_t clock_ns;
-  uint32_t flags;         // KVM_CLOCK_* flags as KVM reported or was given them
-  uint64_t host_tsc;      // valid when flags has KVM_CLOCK_HOST_TSC
-  uint64_t realtime_ns;   // valid when flags has KVM_CLOCK_REALTIME
+  uint32_t flags;        // KVM_CLOCK_* flags as KVM reported or was given them
+  uint64_t host_tsc;     // valid when flags has KVM_CLOCK_HOST_TSC
+  uint64_t realtime_ns;  // valid when flags has KVM_CLOCK_REALTIME
   int32_t err;
 };
 
@@ -182,7 +198,7 @@ struct Warning {
 // Records what was asked, what KVM answered and, for gets, the bytes it returned, so replay can
 // serve the same answer.
 struct HvCall {
-  int32_t vcpu;  // -1 for VM-wide calls
+  int32_t vcpu;           // -1 for VM-wide calls
   std::string_view name;  // ioctl name, e.g. "KVM_SET_REGS"
   int64_t result;
   int32_t err;

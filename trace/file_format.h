@@ -38,13 +38,13 @@ struct MagicPayload {
 static_assert(sizeof(MagicPayload) == 16);
 
 struct IndexEntry {
-  uint64_t offset;         // file offset of the chunk's zstd frame
-  uint64_t size;           // compressed bytes of the frame
-  uint64_t first_seq;      // seq of the chunk's first event (the next seq if it has none)
+  uint64_t offset;     // file offset of the chunk's zstd frame
+  uint64_t size;       // compressed bytes of the frame
+  uint64_t first_seq;  // seq of the chunk's first event (the next seq if it has none)
   uint64_t events;
   uint64_t first_time_ns;  // 0 when the chunk has no events
   uint64_t last_time_ns;
-  uint64_t raw_bytes;      // decompressed bytes
+  uint64_t raw_bytes;  // decompressed bytes
 };
 static_assert(sizeof(IndexEntry) == 56);
 
@@ -53,9 +53,9 @@ inline constexpr uint32_t FOOTER_COMPLETE = 1;  // close() finished: every event
 struct FooterPayload {
   char magic[8];
   uint32_t version;
-  uint32_t flags;           // FOOTER_COMPLETE
-  uint64_t index_offset;    // file offset of the index frame
-  uint64_t chunks;          // entries in the index
+  uint32_t flags;         // FOOTER_COMPLETE
+  uint64_t index_offset;  // file offset of the index frame
+  uint64_t chunks;        // entries in the index
   uint64_t events;
   uint64_t dropped;         // events lost by the recorder (also recorded as Dropped events)
   uint64_t index_checksum;  // fnv1a64 of the index payload

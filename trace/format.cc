@@ -48,8 +48,9 @@ std::string msr_fields(const MsrAccess& e) {
 std::string exit_fields(const VcpuExit& e) {
   std::string s = "vcpu=" + std::to_string(e.vcpu) + " " + std::string(exit_kind_name(e.kind));
   if (e.kind == ExitKind::Io || e.kind == ExitKind::Mmio) {
-    s += std::string(e.is_write ? " write " : " read ") + (e.kind == ExitKind::Io ? "port=" : "gpa=") +
-         hex(e.address) + " size=" + std::to_string(e.size) + " data=" + bytes_hex(e.data);
+    s += std::string(e.is_write ? " write " : " read ") +
+         (e.kind == ExitKind::Io ? "port=" : "gpa=") + hex(e.address) +
+         " size=" + std::to_string(e.size) + " data=" + bytes_hex(e.data);
   } else if (e.detail != 0 || !e.data.empty()) {
     s += " detail=" + hex(e.detail);
     if (!e.data.empty()) s += " data=" + bytes_hex(e.data);
@@ -62,7 +63,8 @@ std::string status_fields(const DeviceStatusWrite& e) {
          std::to_string(e.old_status) + " -> " + std::to_string(e.new_status) + " (" +
          virtio_status_bits(e.old_status) + " -> " + virtio_status_bits(e.new_status) +
          ") source=" + std::string(status_source_name(e.source)) +
-         (e.accepted ? " accepted" : " REFUSED") + (e.reason.empty() ? "" : " reason=" + quoted(e.reason));
+         (e.accepted ? " accepted" : " REFUSED") +
+         (e.reason.empty() ? "" : " reason=" + quoted(e.reason));
 }
 
 template <class... F>
@@ -113,8 +115,9 @@ std::string format_fields(const EventRecord& event) {
   return std::visit(
       Overloaded{
           [](const RunStateChange& e) {
-            return std::string(run_state_name(e.from)) + " -> " + std::string(run_state_name(e.to)) +
-                   " reason=" + quoted(e.reason) + (e.accepted ? "" : " REFUSED");
+            return std::string(run_state_name(e.from)) + " -> " +
+                   std::string(run_state_name(e.to)) + " reason=" + quoted(e.reason) +
+                   (e.accepted ? "" : " REFUSED");
           },
           [](const NotifierCall& e) {
             return "handler=" + std::string(e.handler) + " priority=" + std::to_string(e.priority) +
@@ -150,7 +153,8 @@ std::string format_fields(const EventRecord& event) {
           [](const MigrationEvent& e) {
             return std::string(migration_phase_name(e.phase)) +
                    " iteration=" + std::to_string(e.iteration) +
-                   " dirty_pages=" + std::to_string(e.dirty_pages) + " bytes=" + std::to_string(e.bytes) +
+                   " dirty_pages=" + std::to_string(e.dirty_pages) +
+                   " bytes=" + std::to_string(e.bytes) +
                    " downtime=" + std::to_string(e.downtime_ns) + "ns" +
                    (e.detail.empty() ? "" : " detail=" + quoted(e.detail));
           },
@@ -171,7 +175,9 @@ std::string format_fields(const EventRecord& event) {
           [](const Dropped& e) {
             return std::to_string(e.count) + " events lost (the thread's trace buffer was full)";
           },
-          [](const std::monostate&) { return std::string("(an event type this rrvm does not know)"); },
+          [](const std::monostate&) {
+            return std::string("(an event type this rrvm does not know)");
+          },
       },
       event.body);
 }

@@ -10,9 +10,9 @@ namespace {
 
 // Indexed by the RunState value (the numbering is part of the trace format).
 constexpr std::array<std::string_view, RUN_STATE_COUNT> RUN_STATE_NAMES = {
-    "debug",   "inmigrate", "internal-error", "io-error",       "paused",   "postmigrate",
-    "prelaunch", "finish-migrate", "restore-vm", "running",    "save-vm",  "shutdown",
-    "suspended", "watchdog",  "guest-panicked", "colo",
+    "debug",     "inmigrate",      "internal-error", "io-error", "paused",  "postmigrate",
+    "prelaunch", "finish-migrate", "restore-vm",     "running",  "save-vm", "shutdown",
+    "suspended", "watchdog",       "guest-panicked", "colo",
 };
 
 template <size_t N>
@@ -86,8 +86,8 @@ std::string clock_flags_name(uint32_t flags) {
 
 std::string_view exit_kind_name(ExitKind kind) {
   static constexpr std::array<std::string_view, 10> NAMES = {
-      "io",           "mmio",        "hlt",          "shutdown",   "internal-error",
-      "fail-entry",   "system-event", "interrupted", "debug-exit", "other",
+      "io",         "mmio",         "hlt",         "shutdown",   "internal-error",
+      "fail-entry", "system-event", "interrupted", "debug-exit", "other",
   };
   return lookup(NAMES, static_cast<unsigned>(kind));
 }
@@ -124,7 +124,8 @@ std::string_view backend_op_name(BackendOp op) {
 
 std::string_view migration_phase_name(MigrationPhase phase) {
   static constexpr std::array<std::string_view, 8> NAMES = {
-      "setup", "iteration", "completion", "completed", "failed", "cancelled", "load-start", "load-done",
+      "setup",  "iteration", "completion", "completed",
+      "failed", "cancelled", "load-start", "load-done",
   };
   return lookup(NAMES, static_cast<unsigned>(phase));
 }

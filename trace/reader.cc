@@ -25,14 +25,18 @@ struct Reader::Batches {
   size_t pos = 0;  // words consumed by the batches read so far
   bool first = true;
   std::optional<capnp::FlatArrayMessageReader> msg;
-  std::optional<schema::Event::Reader> event;  // the event next() returned last
+  schema::Event::Reader event;  // the event next() returned last (when has_event)
+  bool has_event = false;
   schema::Batch::Reader batch;
   capnp::List<schema::Event>::Reader events;
   unsigned index = 0;
+  uint64_t first_seq = 0;
+  uint64_t time_ns = 0;  // of the event returned last (the batch's base time before the first)
   bool has_batch = false;
 };
 
-Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, const ReaderOptions& options) {
+Result<std::unique_ptr<Reader>> Reader::open(const std::string& path,
+                                             const ReaderOptions& options) {
   RRVM_ASSIGN_OR_RETURN(auto file, internal::TraceFile::open(path));
   std::unique_ptr<Reader> reader(new Reader(std::move(file), options));
   RRVM_TRY(reader->read_header());
@@ -58,18 +62,17 @@ Status Reader::read_header() {
     return file_->chunk_error(0, "malformed header: " + std::string(e.getDescription().cStr()));
   }
   if (header_.format_version != file_->version()) {
-    return file_->chunk_error(0, "header says format version " +
-                                     std::to_string(header_.format_version) +
-                                     " but the file's magic says " +
-                                     std::to_string(file_->version()));
+    return file_->chunk_error(
+        0, "header says format version " + std::to_string(header_.format_version) +
+               " but the file's magic says " + std::to_string(file_->version()));
   }
   return ok_status();
 }
 
 Status Reader::load_chunk(size_t chunk) {
   const ChunkInfo& c = file_->chunks()[chunk];
-  auto words = batches_->decompressor.decompress(file_->bytes(c.offset, c.size),
-                                                 options_.max_chunk_bytes);
+  auto words =
+      batches_->decompressor.decompress(file_->bytes(c.offset, c.size), options_.max_chunk_bytes);
   if (!words.ok()) return file_->chunk_error(chunk, words.error().message);
   if (c.has_counts && words->size() * sizeof(capnp::word) != c.raw_bytes) {
     return file_->chunk_error(chunk, "decompressed to " +
@@ -77,7 +80,7 @@ Status Reader::load_chunk(size_t chunk) {
                                          " bytes, the index says " + std::to_string(c.raw_bytes));
   }
   Batches& b = *batches_;
-  b.event.reset();
+  b.has_event = false;
   b.msg.reset();
   b.words = *words;
   b.pos = 0;
@@ -97,12 +100,14 @@ Result<bool> Reader::next_batch() {
   // Bounds the work a hostile message can cause (pointers aliasing one big list).
   ro.traversalLimitInWords = rest.size() * 4 + 1024;
   ro.nestingLimit = 16;
-  b.event.reset();
+  b.has_event = false;
   b.msg.emplace(kj::ArrayPtr<const capnp::word>(rest.data(), rest.size()), ro);
   b.batch = b.msg->getRoot<schema::Batch>();
   b.pos = static_cast<size_t>(b.msg->getEnd() - b.words.data());
   b.events = b.batch.getEvents();
   b.index = 0;
+  b.first_seq = b.batch.getFirstSeq();
+  b.time_ns = b.batch.getBaseTimeNs();
   b.has_batch = true;
   apply_batch_tables(b.first);
   b.first = false;
@@ -120,8 +125,8 @@ void Reader::apply_batch_tables(bool chunk_start) {
   for (auto s : batches_->batch.getOpenSpans()) {
     if (spans_.size() >= options_.max_spans) break;
     auto name = s.getName();
-    spans_.try_emplace(s.getId(), SpanInfo{s.getParent(), bounded({name.cStr(), name.size()}),
-                                           s.getThread()});
+    spans_.try_emplace(s.getId(),
+                       SpanInfo{s.getParent(), bounded({name.cStr(), name.size()}), s.getThread()});
   }
 }
 
@@ -136,8 +141,8 @@ Result<const EventRecord*> Reader::next() {
     if (!r.ok()) failed_ = r.error();
     return r;
   } catch (const kj::Exception& e) {
-    failed_ = file_->chunk_error(chunk_, "malformed Cap'n Proto data: " +
-                                             std::string(e.getDescription().cStr()));
+    failed_ = file_->chunk_error(
+        chunk_, "malformed Cap'n Proto data: " + std::string(e.getDescription().cStr()));
     return *failed_;
   }
 }
@@ -154,13 +159,21 @@ Result<const EventRecord*> Reader::next_unchecked() {
     }
     Batches& b = *batches_;
     if (b.has_batch && b.index < b.events.size()) {
-      b.event = b.events[b.index++];
-      internal::decode_event(*b.event, record_, &msr_scratch_);
-      if (last_seq_ && record_.seq <= *last_seq_) {
-        return file_->chunk_error(chunk_, "event seq " + std::to_string(record_.seq) +
-                                              " follows seq " + std::to_string(*last_seq_) +
+      if (b.index == 0 && b.first_seq > UINT64_MAX - b.events.size()) {
+        return file_->chunk_error(chunk_,
+                                  "batch first seq " + std::to_string(b.first_seq) + " overflows");
+      }
+      if (b.index == 0 && last_seq_ && b.first_seq <= *last_seq_) {
+        return file_->chunk_error(chunk_, "events from seq " + std::to_string(b.first_seq) +
+                                              " follow seq " + std::to_string(*last_seq_) +
                                               " (out of order)");
       }
+      b.event = b.events[b.index];
+      b.has_event = true;
+      internal::decode_event(b.event, record_, &scratch_);
+      record_.seq = b.first_seq + b.index++;
+      b.time_ns += b.event.getTimeDeltaNs();
+      record_.time_ns = b.time_ns;
       last_seq_ = record_.seq;
       ++events_read_;
       track_span(record_);
@@ -183,12 +196,12 @@ uint64_t Reader::current_chunk_raw_bytes() const {
 }
 
 Result<uint64_t> Reader::current_event_raw_bytes() const {
-  if (!batches_->event) return uint64_t{0};
+  if (!batches_->has_event) return uint64_t{0};
   try {
-    return batches_->event->totalSize().wordCount * sizeof(capnp::word);
+    return batches_->event.totalSize().wordCount * sizeof(capnp::word);
   } catch (const kj::Exception& e) {
-    return file_->chunk_error(chunk_, "malformed Cap'n Proto data: " +
-                                          std::string(e.getDescription().cStr()));
+    return file_->chunk_error(
+        chunk_, "malformed Cap'n Proto data: " + std::string(e.getDescription().cStr()));
   }
 }
 
@@ -225,7 +238,8 @@ Status Reader::seek_chunk(size_t chunk) {
   return ok_status();
 }
 
-Status Reader::seek_where(bool (*pred)(const EventRecord&, uint64_t), uint64_t value, size_t chunk) {
+Status Reader::seek_where(bool (*pred)(const EventRecord&, uint64_t), uint64_t value,
+                          size_t chunk) {
   RRVM_TRY(seek_chunk(chunk));
   while (true) {
     RRVM_ASSIGN_OR_RETURN(const EventRecord* e, next());
@@ -255,7 +269,8 @@ Status Reader::seek_time(uint64_t time_ns) {
       start = i;
     }
   }
-  return seek_where([](const EventRecord& e, uint64_t v) { return e.time_ns >= v; }, time_ns, start);
+  return seek_where([](const EventRecord& e, uint64_t v) { return e.time_ns >= v; }, time_ns,
+                    start);
 }
 
 const ThreadInfo* Reader::thread(uint16_t id) const {

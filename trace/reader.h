@@ -36,7 +36,7 @@ struct ReaderOptions {
 // One frame of a backtrace.
 struct SpanFrame {
   SpanId id = 0;
-  std::string name;   // empty when the span's begin is not in the part of the trace read
+  std::string name;  // empty when the span's begin is not in the part of the trace read
   uint16_t thread = 0;
   bool known = false;
 };
@@ -105,7 +105,7 @@ class Reader {
   bool chunk_loaded_ = false;
   bool at_end_ = false;
   EventRecord record_;
-  std::vector<MsrEntry> msr_scratch_;
+  internal::DecodeScratch scratch_;
   std::optional<Error> failed_;  // a corrupt chunk ends the iteration for good
   uint64_t events_read_ = 0;
   std::optional<uint64_t> last_seq_;

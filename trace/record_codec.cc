@@ -10,10 +10,10 @@ namespace {
 template <size_t... I>
 EventBody unpack_by_index(size_t type, const uint8_t* in, std::index_sequence<I...>) {
   EventBody body;
-  bool found = ((type == I ? (body = unpack_payload<std::variant_alternative_t<I, EventBody>>(in),
-                              true)
-                           : false) ||
-                ...);
+  bool found =
+      ((type == I ? (body = unpack_payload<std::variant_alternative_t<I, EventBody>>(in), true)
+                  : false) ||
+       ...);
   RRVM_CHECK_MSG(found, "thread buffer record of unknown type " + std::to_string(type));
   return body;
 }

@@ -29,11 +29,11 @@ namespace rrvm::trace {
 struct VmConfig {
   uint64_t memory_bytes = 0;
   uint32_t vcpus = 0;
-  std::string kernel;   // path, or "rrvm-guest" for the built-in guest
+  std::string kernel;  // path, or "rrvm-guest" for the built-in guest
   std::string initrd;
   std::string cmdline;
   std::vector<std::string> devices;  // e.g. "virtio-blk0 disk.img", "virtio-rng0"
-  std::string role;     // "run", "incoming", "replay"
+  std::string role;                  // "run", "incoming", "replay"
 };
 
 struct Header {
@@ -57,9 +57,9 @@ enum class ClockChoice : uint8_t { Auto, Tsc, Monotonic };
 
 struct RecorderOptions {
   std::string path;
-  size_t chunk_bytes = 256 * 1024;         // raw Cap'n Proto bytes per compressed chunk (about)
-  uint32_t flush_interval_ms = 100;        // a chunk is written at least this often
-  size_t thread_buffer_bytes = 1 << 20;    // per emitting thread
+  size_t chunk_bytes = 256 * 1024;       // raw Cap'n Proto bytes per compressed chunk (about)
+  uint32_t flush_interval_ms = 100;      // a chunk is written at least this often
+  size_t thread_buffer_bytes = 1 << 20;  // per emitting thread
   int zstd_level = 3;
   ClockChoice clock = ClockChoice::Auto;
 };
@@ -74,7 +74,8 @@ struct RecorderStats {
 
 class Recorder {
  public:
-  static Result<std::unique_ptr<Recorder>> open(const RecorderOptions& options, const Header& header);
+  static Result<std::unique_ptr<Recorder>> open(const RecorderOptions& options,
+                                                const Header& header);
   virtual ~Recorder() = default;
 
   // Drains every buffer, writes the last chunk, the index and the footer, and closes the file.

@@ -13,12 +13,13 @@
 
 namespace rrvm::trace::internal {
 
-
 namespace {
 
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, uint32_t timeout_ms) {
-  timespec ts{static_cast<time_t>(timeout_ms / 1000), static_cast<long>(timeout_ms % 1000) * 1'000'000};
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+  timespec ts{static_cast<time_t>(timeout_ms / 1000),
+              static_cast<long>(timeout_ms % 1000) * 1'000'000};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr,
+          0);
 }
 
 void futex_wake(std::atomic<uint32_t>* word) {
@@ -160,7 +161,8 @@ Status RecorderImpl::close() {
 RecorderStats RecorderImpl::stats() const {
   RecorderStats s;
   s.events = events_.load(std::memory_order_relaxed);
-  s.dropped = lost_.load(std::memory_order_relaxed) + unattached_drops_.load(std::memory_order_relaxed);
+  s.dropped =
+      lost_.load(std::memory_order_relaxed) + unattached_drops_.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(registry_mutex_);
     for (const auto& b : registry_) s.dropped += b->dropped_total.load(std::memory_order_relaxed);

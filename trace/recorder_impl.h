@@ -69,7 +69,8 @@ class RecorderImpl final : public Recorder {
     uint16_t thread;
   };
 
-  RecorderImpl(const RecorderOptions& options, std::unique_ptr<ChunkWriter> writer, TickSource ticks);
+  RecorderImpl(const RecorderOptions& options, std::unique_ptr<ChunkWriter> writer,
+               TickSource ticks);
   Status write_header_chunk(const Header& header);
   void writer_main();
   void sleep_until_woken_or(uint32_t ms);

@@ -11,7 +11,6 @@
 
 namespace rrvm::trace::internal {
 
-
 namespace {
 
 // A batch ends at this many events or record bytes (bounds the ring space a round holds).
@@ -124,10 +123,15 @@ void RecorderImpl::merge(uint64_t limit) {
       if (stamp < best_stamp) best = i, best_stamp = stamp;
     }
     if (best == slots_.size()) break;
+    uint64_t time = converter_.to_ns(best_stamp);
+    if (!batch_.empty() && time - batch_.back().time_ns > UINT32_MAX) {
+      // Event times are 32-bit deltas within a batch (trace.capnp): start a new one.
+      flush_batch();
+      for (size_t i = 0; i < slots_.size(); ++i) load_front(i);
+    }
     Slot& s = slots_[best];
     const RecordHeader* h = fronts[best];
-    batch_.push_back(EventRecord{next_seq_++, converter_.to_ns(best_stamp), s.buf->index(), h->span,
-                                 unpack_record(*h)});
+    batch_.push_back(EventRecord{next_seq_++, time, s.buf->index(), h->span, unpack_record(*h)});
     batch_record_bytes_ += h->size;
     s.last_stamp = best_stamp;
     s.pos = front_end[best];
@@ -185,9 +189,14 @@ void RecorderImpl::encode_batch() {
       b.setThread(span.thread);
     }
   }
+  root.setFirstSeq(batch_.front().seq);
+  root.setBaseTimeNs(batch_.front().time_ns);
   auto events = root.initEvents(static_cast<unsigned>(batch_.size()));
+  uint64_t previous = batch_.front().time_ns;
   for (size_t i = 0; i < batch_.size(); ++i) {
-    encode_event(batch_[i], events[i]);
+    // merge() keeps deltas within 32 bits; times never decrease.
+    encode_event(batch_[i], static_cast<uint32_t>(batch_[i].time_ns - previous), events[i]);
+    previous = batch_[i].time_ns;
     track_spans(batch_[i]);
   }
   Status s = writer_->add_batch(msg, batch_.front().seq, batch_.size(), batch_.front().time_ns,

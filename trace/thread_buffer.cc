@@ -6,8 +6,8 @@
 
 namespace rrvm::trace::internal {
 
-ThreadBuffer::ThreadBuffer(size_t capacity_bytes, uint16_t index, void* owner,
-                           uint64_t recorder_id, TickSource ticks)
+ThreadBuffer::ThreadBuffer(size_t capacity_bytes, uint16_t index, void* owner, uint64_t recorder_id,
+                           TickSource ticks)
     : index_(index),
       owner_(owner),
       recorder_id_(recorder_id),

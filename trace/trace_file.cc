@@ -40,7 +40,7 @@ uint32_t TraceFile::u32_at(uint64_t offset) const {
 Result<std::unique_ptr<TraceFile>> TraceFile::open(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return errno_error("opening trace " + path);
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) != 0) return errno_error("stat of trace " + path);
   if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
   auto size = static_cast<uint64_t>(st.st_size);
@@ -74,7 +74,8 @@ Status TraceFile::check_magic() {
                  (m.version > FORMAT_VERSION ? " (the trace was written by a newer rrvm)"
                                              : " (the trace was written by an older rrvm)"));
   }
-  if (m.flags != 0) return error("unknown flags " + hex(m.flags) + " in the magic frame at offset 8");
+  if (m.flags != 0)
+    return error("unknown flags " + hex(m.flags) + " in the magic frame at offset 8");
   version_ = m.version;
   return ok_status();
 }

@@ -57,7 +57,8 @@ std::string make_image() {
   std::vector<char> chunk(1 << 20);
   for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 13);
   std::ofstream f(path, std::ios::binary);
-  for (uint64_t done = 0; done < IMAGE_BYTES; done += chunk.size()) f.write(chunk.data(), chunk.size());
+  for (uint64_t done = 0; done < IMAGE_BYTES; done += chunk.size())
+    f.write(chunk.data(), chunk.size());
   return path;
 }
 

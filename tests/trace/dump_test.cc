@@ -11,7 +11,9 @@ namespace rrvm::trace::testing {
 namespace {
 
 // `rrvm ARGS` with the binary built alongside the tests.
-CommandResult run_rrvm(const std::string& args) { return run_command(std::string(RRVM_BINARY) + " " + args); }
+CommandResult run_rrvm(const std::string& args) {
+  return run_command(std::string(RRVM_BINARY) + " " + args);
+}
 
 class CommandTest : public ::testing::Test {
  protected:
@@ -39,7 +41,9 @@ std::vector<std::string> event_lines(const std::string& out) {
   return lines;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 TEST_F(DumpCommand, PrintsOneLinePerEventWithDecodedNames) {
   auto r = run_rrvm("dump " + *sample_);
@@ -49,11 +53,13 @@ TEST_F(DumpCommand, PrintsOneLinePerEventWithDecodedNames) {
   ASSERT_EQ(lines.size(), sample_expected_lines().size());
   // seq, time since the start, thread, type, fields.
   EXPECT_TRUE(contains(lines[2], "       2 0.")) << lines[2];
-  EXPECT_TRUE(contains(lines[2], " main       run-state      running -> paused reason=\"qmp:stop\""))
+  EXPECT_TRUE(
+      contains(lines[2], " main       run-state      running -> paused reason=\"qmp:stop\""))
       << lines[2];
-  EXPECT_TRUE(contains(r.out, "vcpu0      msr            get vcpu=0 level=full processed=5/5 "
-                              "IA32_TSC(0x10)=0x1234567890 IA32_TSC_DEADLINE(0x6e0)=0x0 "
-                              "MSR_KVM_SYSTEM_TIME_NEW(0x4b564d01)=0x2a001"));
+  EXPECT_TRUE(contains(r.out,
+                       "vcpu0      msr            get vcpu=0 level=full processed=5/5 "
+                       "IA32_TSC(0x10)=0x1234567890 IA32_TSC_DEADLINE(0x6e0)=0x0 "
+                       "MSR_KVM_SYSTEM_TIME_NEW(0x4b564d01)=0x2a001"));
   EXPECT_TRUE(contains(r.out, "failed-at=0x6e0 (IA32_TSC_DEADLINE)"));
   EXPECT_TRUE(contains(r.out, "3 -> 11 (ACKNOWLEDGE|DRIVER -> ACKNOWLEDGE|DRIVER|FEATURES_OK)"));
   EXPECT_TRUE(contains(r.out, "kvmclock-ctrl  vcpu=0 result=EINVAL"));
@@ -66,8 +72,9 @@ TEST_F(DumpCommand, BacktraceShowsTheSpanChainInnermostFirst) {
   auto r = run_rrvm("dump --backtrace " + *sample_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto lines = split_lines(r.out);
-  auto msr = std::find_if(lines.begin(), lines.end(),
-                          [](const std::string& l) { return contains(l, " msr ") && contains(l, "get"); });
+  auto msr = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return contains(l, " msr ") && contains(l, "get");
+  });
   ASSERT_NE(msr, lines.end());
   ASSERT_GE(lines.end() - msr, 3);
   EXPECT_TRUE(contains(msr[1], "#0 cpu_synchronize_state [vcpu0] span=0x20000000001")) << msr[1];
@@ -137,7 +144,8 @@ TEST_F(DumpCommand, ATruncatedTracePrintsWhatIsThereThenExitsTwo) {
   auto r = run_rrvm("dump " + cut);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(event_lines(r.out).size(), chunks[k].first_seq);
-  EXPECT_TRUE(contains(r.err, cut + ": truncated after event " + std::to_string(chunks[k].first_seq - 1)))
+  EXPECT_TRUE(
+      contains(r.err, cut + ": truncated after event " + std::to_string(chunks[k].first_seq - 1)))
       << r.err;
   EXPECT_EQ(split_lines(r.err).size(), 1u);
 }
@@ -153,7 +161,8 @@ TEST_F(InfoCommand, PrintsTheHeaderAndWhetherTheTraceIsComplete) {
   EXPECT_TRUE(contains(r.out, "started:         2023-11-14T22:13:20.000000000Z"));
   EXPECT_TRUE(contains(r.out, "vm:              role run, 256 MiB, 2 vCPUs"));
   EXPECT_TRUE(contains(r.out, "complete:        yes"));
-  EXPECT_TRUE(contains(r.out, "events:          " + std::to_string(sample_expected_lines().size())));
+  EXPECT_TRUE(
+      contains(r.out, "events:          " + std::to_string(sample_expected_lines().size())));
   EXPECT_TRUE(contains(r.out, "dropped:         0"));
 
   std::string cut = temp_path("cut.rrtrace");
@@ -164,7 +173,8 @@ TEST_F(InfoCommand, PrintsTheHeaderAndWhetherTheTraceIsComplete) {
   r = run_rrvm("info " + cut);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.out, "complete:        no: " + cut + ": truncated after event")) << r.out;
-  EXPECT_TRUE(contains(r.out, "events:          " + std::to_string(sample_expected_lines().size())));
+  EXPECT_TRUE(
+      contains(r.out, "events:          " + std::to_string(sample_expected_lines().size())));
 }
 
 TEST_F(StatsCommand, CountsEventsByTypeAndThreadWithBytesPerEvent) {

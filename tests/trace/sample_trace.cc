@@ -11,7 +11,8 @@ namespace rrvm::trace::testing {
 namespace {
 
 constexpr MsrEntry FULL_GET[] = {
-    {0x10, 0x1234567890}, {0x6e0, 0}, {0x4b564d01, 0x2a001}, {0xc0000080, 0xd01}, {0x277, 0x7040600070406},
+    {0x10, 0x1234567890},     {0x6e0, 0}, {0x4b564d01, 0x2a001}, {0xc0000080, 0xd01},
+    {0x277, 0x7040600070406},
 };
 constexpr MsrEntry FAILED_PUT[] = {{0x174, 0x10}, {0x6e0, 0x99}, {0x4b564d00, 0}};
 constexpr uint8_t OUT_BYTE[] = {'A'};
@@ -53,10 +54,10 @@ void other_events() {
     set_thread_name("io");
     Span mmio("virtio-mmio status write");
     emit(VcpuExit{1, ExitKind::Mmio, 0xd0000070, 4, false, MMIO_READ, 0});
-    emit(DeviceStatusWrite{"virtio-blk0", "virtio-mmio@0xd0000000", 3, 11, StatusSource::Guest, true,
-                           "features ok"});
-    emit(DeviceStatusWrite{"virtio-blk0", "virtio-mmio@0xd0000000", 11, 1, StatusSource::Guest, false,
-                           "bits may only be cleared by reset"});
+    emit(DeviceStatusWrite{"virtio-blk0", "virtio-mmio@0xd0000000", 3, 11, StatusSource::Guest,
+                           true, "features ok"});
+    emit(DeviceStatusWrite{"virtio-blk0", "virtio-mmio@0xd0000000", 11, 1, StatusSource::Guest,
+                           false, "bits may only be cleared by reset"});
     emit(DeviceBackend{"virtio-blk0", BackendOp::Start, "DRIVER_OK"});
     emit(DeviceReset{"virtio-rng0", "guest wrote 0"});
   });
@@ -80,7 +81,8 @@ Header sample_header() {
   h.cpu_vendor = "AuthenticAMD";
   h.cpu_model = "AMD EPYC (sample)";
   h.tsc_khz = 2596138;
-  h.config = VmConfig{256ull << 20, 2, "rrvm-guest", "", "console=ttyS0", {"virtio-blk0 disk.img"}, "run"};
+  h.config =
+      VmConfig{256ull << 20, 2, "rrvm-guest", "", "console=ttyS0", {"virtio-blk0 disk.img"}, "run"};
   h.wall_clock_start_ns = 1'700'000'000'000'000'000ull;
   return h;
 }
@@ -122,21 +124,25 @@ std::vector<std::string> sample_expected_lines() {
       "main span-end ",
       "main run-state running -> prelaunch reason=\"bogus\" REFUSED",
       "main msr put vcpu=0 level=reset processed=1/3 failed-at=0x6e0 (IA32_TSC_DEADLINE) "
-      "IA32_SYSENTER_CS(0x174)=0x10 IA32_TSC_DEADLINE(0x6e0)=0x99 MSR_KVM_WALL_CLOCK_NEW(0x4b564d00)=0x0",
+      "IA32_SYSENTER_CS(0x174)=0x10 IA32_TSC_DEADLINE(0x6e0)=0x99 "
+      "MSR_KVM_WALL_CLOCK_NEW(0x4b564d00)=0x0",
       "main tsc-khz vcpu=0 set khz=2596138",
       "io span-begin \"virtio-mmio status write\" parent=0x0",
       "io exit vcpu=1 mmio read gpa=0xd0000070 size=4 data=76726974",
-      "io status-write device=virtio-blk0 transport=virtio-mmio@0xd0000000 3 -> 11 (ACKNOWLEDGE|DRIVER -> "
+      "io status-write device=virtio-blk0 transport=virtio-mmio@0xd0000000 3 -> 11 "
+      "(ACKNOWLEDGE|DRIVER -> "
       "ACKNOWLEDGE|DRIVER|FEATURES_OK) source=guest accepted reason=\"features ok\"",
       "io status-write device=virtio-blk0 transport=virtio-mmio@0xd0000000 11 -> 1 "
-      "(ACKNOWLEDGE|DRIVER|FEATURES_OK -> ACKNOWLEDGE) source=guest REFUSED reason=\"bits may only be "
+      "(ACKNOWLEDGE|DRIVER|FEATURES_OK -> ACKNOWLEDGE) source=guest REFUSED reason=\"bits may only "
+      "be "
       "cleared by reset\"",
       "io device-backend device=virtio-blk0 start reason=\"DRIVER_OK\"",
       "io device-reset device=virtio-rng0 reason=\"guest wrote 0\"",
       "io span-end ",
       "main migration iteration iteration=3 dirty_pages=1200 bytes=4915200 downtime=0ns",
       "main snapshot-section save device=kvmclock bytes=32 checksum=0xfeedf00d ok",
-      "main snapshot-section load device=serial bytes=0 checksum=0x0 FAILED error=\"bad FIFO size 99\"",
+      "main snapshot-section load device=serial bytes=0 checksum=0x0 FAILED error=\"bad FIFO size "
+      "99\"",
       "main mark \"before \\\"quit\\\"\\n\"",
       "main warning virtio: descriptor loop in queue 0",
       "main hv-call KVM_SET_REGS vcpu=0 result=0 payload=8B",

@@ -86,7 +86,8 @@ TEST(TraceWriter, SampleRoundTripsEveryEventTypeAndTheHeader) {
   EXPECT_EQ(h.config.cmdline, "console=ttyS0");
   EXPECT_EQ(h.wall_clock_start_ns, want.wall_clock_start_ns);
   EXPECT_NE(reader->header().monotonic_start_ns, 0u);
-  EXPECT_TRUE(reader->header().clock_source == "tsc" || reader->header().clock_source == "monotonic");
+  EXPECT_TRUE(reader->header().clock_source == "tsc" ||
+              reader->header().clock_source == "monotonic");
 }
 
 TEST(TraceWriter, SequenceIsDenseAndTimeNonDecreasingAcrossChunks) {
@@ -237,9 +238,7 @@ TEST(TraceWriter, EventsAfterCloseAreCountedButNotWritten) {
   emit(UserMark{"kept"});
   ASSERT_TRUE((*rec)->close().ok());
   emit(UserMark{"too late"});
-  {
-    Span s("too late as well");
-  }
+  { Span s("too late as well"); }
   install(nullptr);
   EXPECT_EQ((*rec)->stats().events, 1u);
   EXPECT_EQ((*rec)->stats().dropped, 3u);  // the mark, the span's begin and end

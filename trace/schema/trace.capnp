@@ -18,12 +18,18 @@ const formatVersion :UInt32 = 1;
 # The root type. Every zstd frame (chunk) holds one or more Batches. The file's first batch carries
 # the header; the first batch of every chunk carries the complete thread table and the spans open
 # when the chunk starts, so any chunk can be decoded on its own (the index points at chunks).
+#
+# Events are stored compactly (what repeats from one event to the next compresses to almost
+# nothing): an event's sequence number is firstSeq + its index in `events`, and its time is
+# baseTimeNs plus the timeDeltaNs of every event up to and including it.
 struct Batch {
   header @0 :Header;               # set in the file's first batch only
   threads @1 :List(ThreadInfo);    # threads declared or renamed since the previous batch (all of
                                    # them in a chunk's first batch)
   openSpans @2 :List(OpenSpan);    # a chunk's first batch: spans open at the chunk's start
-  events @3 :List(Event);          # in sequence order, consecutive seq within a chunk
+  firstSeq @3 :UInt64;             # seq of events[0]; sequence numbers are consecutive
+  baseTimeNs @4 :UInt64;           # CLOCK_MONOTONIC ns that events[0].timeDeltaNs counts from
+  events @5 :List(Event);          # in sequence order
 }
 
 struct Header {
@@ -73,33 +79,59 @@ struct OpenSpan {
 }
 
 struct Event {
-  seq @0 :UInt64;                  # total order of the trace, consistent with causality
-  timeNs @1 :UInt64;               # CLOCK_MONOTONIC, ns
-  thread @2 :UInt16;               # ThreadInfo.id of the emitting thread
-  span @3 :UInt64;                 # innermost open span of the thread (0: none); for spanBegin and
+  # seq and time: see Batch. seq is a total order of the trace, consistent with causality.
+  timeDeltaNs @0 :UInt32;          # ns since the previous event of the batch (CLOCK_MONOTONIC)
+  thread @1 :UInt16;               # ThreadInfo.id of the emitting thread
+  span @2 :UInt64;                 # innermost open span of the thread (0: none); for spanBegin and
                                    # spanEnd: the span that begins or ends
+  # The frequent small events are groups (stored inside the Event, no pointer); the others are
+  # structs of their own.
   union {
-    runStateChange @4 :RunStateChange;
-    notifierCall @5 :NotifierCall;
-    msrAccess @6 :MsrAccess;
-    clockAccess @7 :ClockAccess;
-    kvmclockCtrl @8 :KvmclockCtrl;
-    tscRead @9 :TscRead;
-    tscKhz @10 :TscKhz;
-    deviceStatusWrite @11 :DeviceStatusWrite;
-    deviceReset @12 :DeviceReset;
-    deviceBackend @13 :DeviceBackend;
-    vcpuExit @14 :VcpuExit;
-    monitorCommand @15 :Text;      # the QMP command line (JSON) as received
-    monitorReply @16 :Text;        # the reply or event (JSON) as sent
-    migration @17 :MigrationEvent;
-    snapshotSection @18 :SnapshotSection;
-    userMark @19 :Text;
-    warning @20 :Warning;
-    hvCall @21 :HvCall;
-    spanBegin @22 :SpanBegin;
-    spanEnd @23 :Void;
-    dropped @24 :Dropped;
+    runStateChange @3 :RunStateChange;
+    notifierCall @4 :NotifierCall;
+    msrAccess @5 :MsrAccess;
+    clockAccess @6 :ClockAccess;
+    kvmclockCtrl :group {
+      vcpu @7 :Int32;
+      err @8 :Int32;               # EINVAL: the guest has not enabled kvmclock
+    }
+    tscRead :group {
+      vcpu @9 :Int32;
+      tsc @10 :UInt64;
+    }
+    tscKhz :group {
+      vcpu @11 :Int32;
+      set @12 :Bool;               # false: a get
+      khz @13 :UInt32;
+      err @14 :Int32;
+    }
+    deviceStatusWrite @15 :DeviceStatusWrite;
+    deviceReset @16 :DeviceReset;
+    deviceBackend @17 :DeviceBackend;
+    vcpuExit :group {
+      vcpu @18 :Int32;
+      kind @19 :ExitKind;
+      isWrite @20 :Bool;
+      inlineLength @21 :UInt8;     # bytes written by the guest or returned to it: this many (at
+      value @22 :UInt64;           # most 8) in value, little-endian, or, when data is set, all
+      data @23 :Data;              # of data (string I/O)
+      address @24 :UInt64;         # port (io) or guest physical address (mmio)
+      size @25 :UInt32;            # bytes per access
+      detail @26 :UInt32;          # internal-error suberror, system-event type, raw exit reason
+    }
+    monitorCommand @27 :Text;      # the QMP command line (JSON) as received
+    monitorReply @28 :Text;        # the reply or event (JSON) as sent
+    migration @29 :MigrationEvent;
+    snapshotSection @30 :SnapshotSection;
+    userMark @31 :Text;
+    warning @32 :Warning;
+    hvCall @33 :HvCall;
+    spanBegin @34 :SpanBegin;
+    spanEnd @35 :Void;
+    dropped :group {
+      # Events the thread could not record since its previous recorded event (buffer full).
+      count @36 :UInt64;
+    }
   }
 }
 
@@ -163,23 +195,6 @@ struct ClockAccess {
   err @5 :Int32;
 }
 
-struct KvmclockCtrl {
-  vcpu @0 :Int32;
-  err @1 :Int32;                   # EINVAL: the guest has not enabled kvmclock
-}
-
-struct TscRead {
-  vcpu @0 :Int32;
-  tsc @1 :UInt64;
-}
-
-struct TscKhz {
-  vcpu @0 :Int32;
-  set @1 :Bool;
-  khz @2 :UInt32;
-  err @3 :Int32;
-}
-
 struct DeviceStatusWrite {
   device @0 :Text;
   transport @1 :Text;
@@ -199,16 +214,6 @@ struct DeviceBackend {
   device @0 :Text;
   op @1 :BackendOp;
   reason @2 :Text;
-}
-
-struct VcpuExit {
-  vcpu @0 :Int32;
-  kind @1 :ExitKind;
-  address @2 :UInt64;              # port (io) or guest physical address (mmio)
-  size @3 :UInt32;
-  isWrite @4 :Bool;
-  data @5 :Data;                   # bytes written by the guest or returned to it
-  detail @6 :UInt32;
 }
 
 struct MigrationEvent {
@@ -245,9 +250,4 @@ struct HvCall {
 struct SpanBegin {
   parent @0 :UInt64;               # 0: a root span; may belong to another thread
   name @1 :Text;
-}
-
-# Events the thread could not record since its previous recorded event (its buffer was full).
-struct Dropped {
-  count @0 :UInt64;
 }

@@ -24,7 +24,8 @@ void print_table(const char* title, const std::map<std::string, Tally>& rows) {
   std::printf("%-22s %12s %14s %16s\n", title, "events", "raw B/event", "compressed B/ev");
   for (const auto& [name, t] : rows) {
     std::printf("%-22s %12llu %14.1f %16.2f\n", name.c_str(),
-                static_cast<unsigned long long>(t.events), t.raw / t.events, t.compressed / t.events);
+                static_cast<unsigned long long>(t.events), t.raw / t.events,
+                t.compressed / t.events);
   }
   std::printf("\n");
 }
