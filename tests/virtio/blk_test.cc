@@ -305,7 +305,8 @@ TEST(Blk, StateRoundTripAndValidation) {
   EXPECT_FALSE(r2.ok());
   BlkState bad_serial = saved;
   bad_serial.serial = std::string(40, 'x');
-  EXPECT_FALSE(BlkDevice::restore(BlkConfig{"virtio-blk0", img.path(), false, ""}, bad_serial).ok());
+  EXPECT_FALSE(
+      BlkDevice::restore(BlkConfig{"virtio-blk0", img.path(), false, ""}, bad_serial).ok());
 }
 
 }  // namespace

@@ -38,10 +38,12 @@ TEST(IoThread, CallsHandlersAndStopsAfterRemove) {
   Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   std::atomic<int> calls{0};
   int fd = efd.get();
-  ASSERT_TRUE((*io)->add(fd, [fd, &calls] {
-                     uint64_t v;
-                     if (::read(fd, &v, sizeof v) == sizeof v) calls += static_cast<int>(v);
-                   })
+  ASSERT_TRUE((*io)
+                  ->add(fd,
+                        [fd, &calls] {
+                          uint64_t v;
+                          if (::read(fd, &v, sizeof v) == sizeof v) calls += static_cast<int>(v);
+                        })
                   .ok());
   kick(fd);
   EXPECT_TRUE(eventually([&] { return calls == 1; }));

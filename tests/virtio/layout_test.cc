@@ -9,9 +9,9 @@ namespace {
 TEST(MmioLayout, DefaultSlotsAndCmdline) {
   auto slots = assign_mmio_slots(3, nullptr);
   ASSERT_TRUE(slots.ok()) << slots.error().describe();
-  EXPECT_EQ(*slots, (std::vector<MmioSlot>{{0xd0000000, 0x1000, 5},
-                                           {0xd0001000, 0x1000, 6},
-                                           {0xd0002000, 0x1000, 7}}));
+  EXPECT_EQ(*slots,
+            (std::vector<MmioSlot>{
+                {0xd0000000, 0x1000, 5}, {0xd0001000, 0x1000, 6}, {0xd0002000, 0x1000, 7}}));
   EXPECT_EQ(virtio_mmio_cmdline(*slots),
             "virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6 "
             "virtio_mmio.device=4K@0xd0002000:7");

@@ -8,7 +8,8 @@ namespace rrvm::virtio::testing {
 namespace {
 
 // A live device that served three requests, saved.
-MmioTransportState live_state(TransportRig<TestDevice>& rig, RingWriter& ring, const QueueLayout& q) {
+MmioTransportState live_state(TransportRig<TestDevice>& rig, RingWriter& ring,
+                              const QueueLayout& q) {
   rig.transport->vm_state_changed(true, trace::RunState::Running);
   EXPECT_EQ(rig.driver.bring_up(q), STATUS_LIVE);
   for (uint16_t i = 0; i < 3; ++i) {
@@ -94,10 +95,7 @@ const Corruption CORRUPTIONS[] = {
     {"QueueNotReady", [](MmioTransportState& s) { s.queues[0].ready = false; }, "not ready"},
     {"InFlight", [](MmioTransportState& s) { s.queues[0].next_avail = 5; }, "in flight"},
     {"PositionsBeforeActivation",
-     [](MmioTransportState& s) {
-       s.status = STATUS_ACKNOWLEDGE | STATUS_DRIVER;
-     },
-     "not activated"},
+     [](MmioTransportState& s) { s.status = STATUS_ACKNOWLEDGE | STATUS_DRIVER; }, "not activated"},
 };
 
 class TransportStateCorrupt : public ::testing::TestWithParam<Corruption> {};

@@ -52,19 +52,18 @@ TEST_P(StatusRulesIllegal, IsRefusedWithAReason) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, StatusRulesIllegal,
-    ::testing::Values(
-        Illegal{0, D, "DRIVER without ACKNOWLEDGE"},
-        Illegal{0, A | D | FO, "FEATURES_OK before DRIVER"},
-        Illegal{A, A | FO, "FEATURES_OK before DRIVER"},
-        Illegal{A | D, A | D | DO, "DRIVER_OK without FEATURES_OK"},
-        Illegal{A | D, A | D | FO | DO, "same write as FEATURES_OK"},
-        Illegal{0, A | D | FO | DO, "FEATURES_OK before DRIVER"},
-        Illegal{A | D, A, "clears DRIVER without a reset"},
-        Illegal{A | D | FO | DO, A | D | FO, "clears DRIVER_OK"},
-        Illegal{A | D | FO, A | D | FO | NR, "set by the device"},
-        Illegal{A | D | FO | DO | NR, A | D | FO | DO | NR | 16, "needs a reset"},
-        Illegal{A | F, A | D | F, "FAILED"},
-        Illegal{A | D, 0x103, "above the 8-bit status"}));
+    ::testing::Values(Illegal{0, D, "DRIVER without ACKNOWLEDGE"},
+                      Illegal{0, A | D | FO, "FEATURES_OK before DRIVER"},
+                      Illegal{A, A | FO, "FEATURES_OK before DRIVER"},
+                      Illegal{A | D, A | D | DO, "DRIVER_OK without FEATURES_OK"},
+                      Illegal{A | D, A | D | FO | DO, "same write as FEATURES_OK"},
+                      Illegal{0, A | D | FO | DO, "FEATURES_OK before DRIVER"},
+                      Illegal{A | D, A, "clears DRIVER without a reset"},
+                      Illegal{A | D | FO | DO, A | D | FO, "clears DRIVER_OK"},
+                      Illegal{A | D | FO, A | D | FO | NR, "set by the device"},
+                      Illegal{A | D | FO | DO | NR, A | D | FO | DO | NR | 16, "needs a reset"},
+                      Illegal{A | F, A | D | F, "FAILED"},
+                      Illegal{A | D, 0x103, "above the 8-bit status"}));
 
 TEST(StatusRules, NeedsResetIsKeptAndMayBeWrittenBack) {
   // The driver may OR FAILED into a status that has DEVICE_NEEDS_RESET, with or without echoing
@@ -89,8 +88,8 @@ TEST(StatusRules, AcknowledgeAndDriverTogetherAreInOrder) {
 }
 
 TEST(StatusRules, ReachableStatuses) {
-  for (uint32_t s : {0u, A, A | D, A | D | FO, A | D | FO | DO, A | D | FO | DO | NR,
-                     A | D | F, F, A | D | FO | DO | NR | F}) {
+  for (uint32_t s : {0u, A, A | D, A | D | FO, A | D | FO | DO, A | D | FO | DO | NR, A | D | F, F,
+                     A | D | FO | DO | NR | F}) {
     EXPECT_TRUE(is_reachable_status(s)) << s;
   }
   for (uint32_t s : {D, A | FO, A | D | DO, A | D | NR, NR, 16u, 32u, 0x100u, A | D | FO | 16}) {

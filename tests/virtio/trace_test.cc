@@ -30,7 +30,7 @@ struct Seen {
   StatusSource source = StatusSource::Guest;
   bool accepted = false;
   BackendOp op = BackendOp::Start;
-  std::string text;                     // reason or warning text
+  std::string text;                    // reason or warning text
   std::vector<std::string> backtrace;  // span names, innermost first
 };
 
@@ -130,8 +130,8 @@ TEST_F(VirtioTrace, BootSequenceWithBacktraces) {
   EXPECT_EQ(seq, (std::vector<uint32_t>{0, 1, 3, 11, 15}));
   EXPECT_EQ(writes[4].old_status, 11u);
   EXPECT_EQ(writes[4].text, "activated");
-  EXPECT_EQ(writes[4].backtrace,
-            (std::vector<std::string>{"virtio_set_status", "virtio_mmio_write", "vcpu0 mmio exit"}));
+  EXPECT_EQ(writes[4].backtrace, (std::vector<std::string>{"virtio_set_status", "virtio_mmio_write",
+                                                           "vcpu0 mmio exit"}));
   // DRIVER_OK starts the backend inside the same status write (QEMU: vhost start under
   // virtio_set_status).
   auto backend = only(all, EventType::DeviceBackend);
@@ -249,8 +249,8 @@ TEST_F(VirtioTrace, RestoreIsRecordedAsRestore) {
   TransportRig rig;
   ASSERT_EQ(rig.driver.bring_up(QueueLayout{}), STATUS_LIVE);
   MmioTransportState s = rig.transport->save();
-  auto restored = VirtioMmioTransport::restore(
-      MmioTransportArgs{TEST_MMIO_BASE, &rig.mem, rig.irq}, std::make_unique<TestDevice>(), s);
+  auto restored = VirtioMmioTransport::restore(MmioTransportArgs{TEST_MMIO_BASE, &rig.mem, rig.irq},
+                                               std::make_unique<TestDevice>(), s);
   ASSERT_TRUE(restored.ok());
   auto writes = only(finish(), EventType::DeviceStatusWrite);
   ASSERT_FALSE(writes.empty());

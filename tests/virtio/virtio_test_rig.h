@@ -178,7 +178,9 @@ class RingWriter {
     avail_idx_ = static_cast<uint16_t>(avail_idx_ + idx_step);
     RRVM_CHECK(mem_.write_obj<uint16_t>(q_.avail + 2, avail_idx_).ok());
   }
-  void set_avail_flags(uint16_t flags) { RRVM_CHECK(mem_.write_obj<uint16_t>(q_.avail, flags).ok()); }
+  void set_avail_flags(uint16_t flags) {
+    RRVM_CHECK(mem_.write_obj<uint16_t>(q_.avail, flags).ok());
+  }
   uint16_t used_idx() const { return mem_.read_obj<uint16_t>(q_.used + 2).value(); }
   // The used element at ring position `i`: {id, len}.
   std::pair<uint32_t, uint32_t> used(uint16_t i) const {

@@ -155,7 +155,8 @@ const Hostile HOSTILE[] = {
     {"IndirectTableTooLong",
      [](RingWriter& r) {
        uint64_t table = 0x60000;
-       for (uint16_t i = 0; i < 17; ++i) r.set_table_desc(table, i, GOOD, 8, W | (i < 16 ? N : 0), i + 1);
+       for (uint16_t i = 0; i < 17; ++i)
+         r.set_table_desc(table, i, GOOD, 8, W | (i < 16 ? N : 0), i + 1);
        r.set_desc(0, table, 17 * 16, I);
        r.publish(0);
      },

@@ -3,11 +3,11 @@
 #include "vmm/devices/virtio/blk.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/fs.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -50,22 +50,21 @@ Result<std::unique_ptr<BlkDevice>> BlkDevice::create(const BlkConfig& config) {
   }
   // Two writers of one image corrupt it; readers may share. LOCK_NB: fail now, never hang.
   if (::flock(fd.get(), (config.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-    return errno_error(fmt::format("{}: lock disk image {} (is another VM using it?)",
-                                   config.name, config.path));
+    return errno_error(
+        fmt::format("{}: lock disk image {} (is another VM using it?)", config.name, config.path));
   }
   RRVM_ASSIGN_OR_RETURN(uint64_t bytes, image_bytes(fd.get(), config.path));
   if (bytes % BLK_SECTOR_SIZE != 0) {
-    spdlog::warn("{}: disk image {} is {} bytes, not a multiple of {}: the last {} bytes are not "
-                 "visible to the guest",
-                 config.name, config.path, bytes, BLK_SECTOR_SIZE, bytes % BLK_SECTOR_SIZE);
+    spdlog::warn(
+        "{}: disk image {} is {} bytes, not a multiple of {}: the last {} bytes are not "
+        "visible to the guest",
+        config.name, config.path, bytes, BLK_SECTOR_SIZE, bytes % BLK_SECTOR_SIZE);
   }
-  return std::unique_ptr<BlkDevice>(
-      new BlkDevice(config, std::move(fd), bytes / BLK_SECTOR_SIZE));
+  return std::unique_ptr<BlkDevice>(new BlkDevice(config, std::move(fd), bytes / BLK_SECTOR_SIZE));
 }
 
 BlkDevice::BlkDevice(BlkConfig config, Fd fd, uint64_t capacity)
-    : config_(std::move(config)), fd_(std::move(fd)), capacity_(capacity),
-      warnings_(config_.name) {
+    : config_(std::move(config)), fd_(std::move(fd)), capacity_(capacity), warnings_(config_.name) {
   if (config_.serial.empty()) config_.serial = config_.name.substr(0, BLK_ID_BYTES);
   fill_config_space();
 }

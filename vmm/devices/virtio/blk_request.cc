@@ -52,9 +52,10 @@ void advance_iov(std::vector<iovec>& iov, size_t& index, uint64_t n) {
 Result<uint32_t> BlkDevice::process(uint16_t, const DescriptorChain& chain,
                                     const GuestMemory& mem) {
   if (chain.readable_bytes < BLK_REQ_HEADER_SIZE) {
-    return make_error(fmt::format("block request with {} device-readable bytes: the header "
-                                  "needs {}",
-                                  chain.readable_bytes, BLK_REQ_HEADER_SIZE));
+    return make_error(
+        fmt::format("block request with {} device-readable bytes: the header "
+                    "needs {}",
+                    chain.readable_bytes, BLK_REQ_HEADER_SIZE));
   }
   if (chain.writable_bytes == 0) {
     return make_error("block request without a device-writable status byte");
@@ -66,12 +67,24 @@ Result<uint32_t> BlkDevice::process(uint16_t, const DescriptorChain& chain,
   uint32_t written = 0;
   uint8_t status;
   switch (hdr.type) {
-    case BLK_T_IN: status = do_read(hdr.sector, chain, mem, in_len, written); break;
-    case BLK_T_OUT: status = do_write(hdr.sector, chain, mem, out_len); break;
-    case BLK_T_FLUSH: status = do_flush(); break;
-    case BLK_T_GET_ID: status = do_get_id(chain, mem, in_len, written); break;
-    case BLK_T_DISCARD: status = do_discard(chain, mem, out_len); break;
-    default: status = BLK_S_UNSUPP; break;
+    case BLK_T_IN:
+      status = do_read(hdr.sector, chain, mem, in_len, written);
+      break;
+    case BLK_T_OUT:
+      status = do_write(hdr.sector, chain, mem, out_len);
+      break;
+    case BLK_T_FLUSH:
+      status = do_flush();
+      break;
+    case BLK_T_GET_ID:
+      status = do_get_id(chain, mem, in_len, written);
+      break;
+    case BLK_T_DISCARD:
+      status = do_discard(chain, mem, out_len);
+      break;
+    default:
+      status = BLK_S_UNSUPP;
+      break;
   }
   RRVM_TRY(copy_to_segments(mem, chain.writable, in_len, &status, 1));
   return written + 1;
@@ -85,9 +98,10 @@ bool BlkDevice::check_range(const char* what, uint64_t sector, uint64_t bytes) {
   }
   uint64_t sectors = bytes / BLK_SECTOR_SIZE;
   if (sector > capacity_ || sectors > capacity_ - sector) {
-    warnings_.warn(fmt::format("{} of {} sectors at sector {}: beyond the disk's {} sectors "
-                               "(IOERR)",
-                               what, sectors, sector, capacity_));
+    warnings_.warn(
+        fmt::format("{} of {} sectors at sector {}: beyond the disk's {} sectors "
+                    "(IOERR)",
+                    what, sectors, sector, capacity_));
     return false;
   }
   return true;
@@ -128,8 +142,8 @@ uint8_t BlkDevice::do_read(uint64_t sector, const DescriptorChain& chain, const 
 uint8_t BlkDevice::do_write(uint64_t sector, const DescriptorChain& chain, const GuestMemory& mem,
                             uint64_t len) {
   if (config_.read_only) {
-    warnings_.warn(fmt::format("write of {} bytes at sector {} to a read-only disk (IOERR)", len,
-                               sector));
+    warnings_.warn(
+        fmt::format("write of {} bytes at sector {} to a read-only disk (IOERR)", len, sector));
     return BLK_S_IOERR;
   }
   if (!check_range("write", sector, len)) return BLK_S_IOERR;
@@ -159,11 +173,11 @@ uint8_t BlkDevice::do_get_id(const DescriptorChain& chain, const GuestMemory& me
 
 uint8_t BlkDevice::do_discard(const DescriptorChain& chain, const GuestMemory& mem, uint64_t len) {
   if (!(features_ & feature_bit(BLK_F_DISCARD))) return BLK_S_UNSUPP;
-  if (len == 0 || len % BLK_DISCARD_SEG_SIZE != 0 ||
-      len / BLK_DISCARD_SEG_SIZE > MAX_DISCARD_SEG) {
-    warnings_.warn(fmt::format("discard with {} bytes of segments: not 1 to {} segments of {} "
-                               "bytes (IOERR)",
-                               len, MAX_DISCARD_SEG, BLK_DISCARD_SEG_SIZE));
+  if (len == 0 || len % BLK_DISCARD_SEG_SIZE != 0 || len / BLK_DISCARD_SEG_SIZE > MAX_DISCARD_SEG) {
+    warnings_.warn(
+        fmt::format("discard with {} bytes of segments: not 1 to {} segments of {} "
+                    "bytes (IOERR)",
+                    len, MAX_DISCARD_SEG, BLK_DISCARD_SEG_SIZE));
     return BLK_S_IOERR;
   }
   std::array<DiscardSegment, MAX_DISCARD_SEG> segs;
@@ -188,9 +202,10 @@ uint8_t BlkDevice::do_discard(const DescriptorChain& chain, const GuestMemory& m
     off_t at = static_cast<off_t>(segs[i].sector * BLK_SECTOR_SIZE);
     off_t bytes = static_cast<off_t>(uint64_t{segs[i].num_sectors} * BLK_SECTOR_SIZE);
     if (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, bytes) != 0) {
-      warnings_.warn(fmt::format("fallocate(PUNCH_HOLE) of {} bytes at offset {} of {}: {} "
-                                 "(IOERR)",
-                                 bytes, at, config_.path, std::strerror(errno)));
+      warnings_.warn(
+          fmt::format("fallocate(PUNCH_HOLE) of {} bytes at offset {} of {}: {} "
+                      "(IOERR)",
+                      bytes, at, config_.path, std::strerror(errno)));
       return BLK_S_IOERR;
     }
   }

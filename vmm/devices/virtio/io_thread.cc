@@ -66,7 +66,8 @@ Status IoThread::remove(int fd) {
     if (it->second.fd != fd) continue;
     watches_.erase(it);
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0) {
-      return errno_error("epoll_ctl(DEL) of fd " + std::to_string(fd) + " from I/O thread " + name_);
+      return errno_error("epoll_ctl(DEL) of fd " + std::to_string(fd) + " from I/O thread " +
+                         name_);
     }
     return ok_status();
   }

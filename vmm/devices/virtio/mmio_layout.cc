@@ -20,17 +20,18 @@ bool overlaps_ram(const GuestMemory& ram, uint64_t base, uint64_t size) {
 
 Status check_options(size_t count, const MmioLayoutOptions& o) {
   if (o.base % GuestMemory::PAGE_SIZE != 0 || o.stride % GuestMemory::PAGE_SIZE != 0) {
-    return make_error(fmt::format("virtio-mmio base 0x{:x} and stride 0x{:x} must be 4 KiB "
-                                  "aligned",
-                                  o.base, o.stride));
+    return make_error(
+        fmt::format("virtio-mmio base 0x{:x} and stride 0x{:x} must be 4 KiB "
+                    "aligned",
+                    o.base, o.stride));
   }
   if (o.stride < MMIO_WINDOW_SIZE) {
     return make_error(fmt::format("virtio-mmio stride 0x{:x} is smaller than a window (0x{:x})",
                                   o.stride, MMIO_WINDOW_SIZE));
   }
   if (o.base >= FOUR_GIB || count > (FOUR_GIB - o.base) / o.stride) {
-    return make_error(fmt::format("{} virtio-mmio windows of 0x{:x} from 0x{:x} cross 4 GiB",
-                                  count, o.stride, o.base));
+    return make_error(fmt::format("{} virtio-mmio windows of 0x{:x} from 0x{:x} cross 4 GiB", count,
+                                  o.stride, o.base));
   }
   return ok_status();
 }
@@ -47,16 +48,17 @@ Result<std::vector<MmioSlot>> assign_mmio_slots(size_t count, const GuestMemory*
     }
   }
   if (irqs.size() < count) {
-    return make_error(fmt::format("{} virtio devices need {} IRQs; only {} are free between {} and "
-                                  "{}",
-                                  count, count, irqs.size(), o.first_irq, o.last_irq));
+    return make_error(
+        fmt::format("{} virtio devices need {} IRQs; only {} are free between {} and "
+                    "{}",
+                    count, count, irqs.size(), o.first_irq, o.last_irq));
   }
   std::vector<MmioSlot> slots;
   for (size_t i = 0; i < count; ++i) {
     MmioSlot slot{o.base + i * o.stride, o.stride, irqs[i]};
     if (ram && overlaps_ram(*ram, slot.base, slot.size)) {
-      return make_error(fmt::format("virtio-mmio window 0x{:x}+0x{:x} overlaps guest RAM",
-                                    slot.base, slot.size));
+      return make_error(
+          fmt::format("virtio-mmio window 0x{:x}+0x{:x} overlaps guest RAM", slot.base, slot.size));
     }
     slots.push_back(slot);
   }
@@ -65,8 +67,8 @@ Result<std::vector<MmioSlot>> assign_mmio_slots(size_t count, const GuestMemory*
 
 std::string virtio_mmio_cmdline_entry(const MmioSlot& slot) {
   // Linux parses the size with memparse(), which takes K/M/G suffixes.
-  std::string size = slot.size % 1024 == 0 ? fmt::format("{}K", slot.size / 1024)
-                                           : fmt::format("{}", slot.size);
+  std::string size =
+      slot.size % 1024 == 0 ? fmt::format("{}K", slot.size / 1024) : fmt::format("{}", slot.size);
   return fmt::format("virtio_mmio.device={}@0x{:x}:{}", size, slot.base, slot.irq);
 }
 

@@ -39,8 +39,9 @@ void VirtioMmioTransport::set_status_by_guest(uint32_t written) {
     case StatusVerdict::Refused:
       // For a refused write the event's new_status is what the driver tried to write.
       emit_status(old, written, trace::StatusSource::Guest, false, check.reason);
-      warnings_.warn(fmt::format("refused status write {} -> {}: {}", trace::virtio_status_bits(old),
-                                 trace::virtio_status_bits(written), check.reason));
+      warnings_.warn(fmt::format("refused status write {} -> {}: {}",
+                                 trace::virtio_status_bits(old), trace::virtio_status_bits(written),
+                                 check.reason));
       return;
     case StatusVerdict::Reset:
       reset_locked(trace::StatusSource::Guest, "guest wrote 0 (device reset)");
@@ -145,8 +146,8 @@ void VirtioMmioTransport::update_backend(std::string_view reason) {
   bool want = vm_running_ && activated_ && !(status_ & STATUS_DEVICE_NEEDS_RESET);
   if (want == backend_running_) return;
   backend_running_ = want;
-  trace::emit(trace::DeviceBackend{device_->name(),
-                                   want ? trace::BackendOp::Start : trace::BackendOp::Stop, reason});
+  trace::emit(trace::DeviceBackend{
+      device_->name(), want ? trace::BackendOp::Start : trace::BackendOp::Stop, reason});
   if (!want) return;
   // Serve what the driver queued while the backend was stopped, including kicks sent before
   // DRIVER_OK (the device must not consume those earlier, §3.1.1).
@@ -159,8 +160,8 @@ void VirtioMmioTransport::vm_state_changed(bool running, trace::RunState state) 
   std::lock_guard lock(mu_);
   vm_running_ = running;
   bool backend_run = running && activated_ && !(status_ & STATUS_DEVICE_NEEDS_RESET);
-  std::string reason = fmt::format("VM {} ({})", running ? "running" : "stopped",
-                                   trace::run_state_name(state));
+  std::string reason =
+      fmt::format("VM {} ({})", running ? "running" : "stopped", trace::run_state_name(state));
   // QEMU re-applies the current status here (virtio_set_status(vdev, vdev->status)) when the
   // backend is to run, and always when it is to stop; its backend starts and stops inside that
   // call. Mirrored so rrvm's and QEMU's traces line up, recorded as rrvm's own (Vmm) write.

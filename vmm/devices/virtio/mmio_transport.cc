@@ -12,33 +12,42 @@
 namespace rrvm::virtio {
 namespace {
 
+struct RegisterName {
+  uint32_t offset;
+  const char* name;
+};
+constexpr RegisterName REGISTER_NAMES[] = {
+    {REG_MAGIC_VALUE, "MagicValue"},
+    {REG_VERSION, "Version"},
+    {REG_DEVICE_ID, "DeviceID"},
+    {REG_VENDOR_ID, "VendorID"},
+    {REG_DEVICE_FEATURES, "DeviceFeatures"},
+    {REG_DEVICE_FEATURES_SEL, "DeviceFeaturesSel"},
+    {REG_DRIVER_FEATURES, "DriverFeatures"},
+    {REG_DRIVER_FEATURES_SEL, "DriverFeaturesSel"},
+    {REG_QUEUE_SEL, "QueueSel"},
+    {REG_QUEUE_NUM_MAX, "QueueNumMax"},
+    {REG_QUEUE_NUM, "QueueNum"},
+    {REG_QUEUE_READY, "QueueReady"},
+    {REG_QUEUE_NOTIFY, "QueueNotify"},
+    {REG_INTERRUPT_STATUS, "InterruptStatus"},
+    {REG_INTERRUPT_ACK, "InterruptACK"},
+    {REG_STATUS, "Status"},
+    {REG_QUEUE_DESC_LOW, "QueueDescLow"},
+    {REG_QUEUE_DESC_HIGH, "QueueDescHigh"},
+    {REG_QUEUE_DRIVER_LOW, "QueueDriverLow"},
+    {REG_QUEUE_DRIVER_HIGH, "QueueDriverHigh"},
+    {REG_QUEUE_DEVICE_LOW, "QueueDeviceLow"},
+    {REG_QUEUE_DEVICE_HIGH, "QueueDeviceHigh"},
+    {REG_CONFIG_GENERATION, "ConfigGeneration"},
+};
+
+// The register's name in the spec, or nullptr for an offset with no register.
 const char* register_name(uint32_t offset) {
-  switch (offset) {
-    case REG_MAGIC_VALUE: return "MagicValue";
-    case REG_VERSION: return "Version";
-    case REG_DEVICE_ID: return "DeviceID";
-    case REG_VENDOR_ID: return "VendorID";
-    case REG_DEVICE_FEATURES: return "DeviceFeatures";
-    case REG_DEVICE_FEATURES_SEL: return "DeviceFeaturesSel";
-    case REG_DRIVER_FEATURES: return "DriverFeatures";
-    case REG_DRIVER_FEATURES_SEL: return "DriverFeaturesSel";
-    case REG_QUEUE_SEL: return "QueueSel";
-    case REG_QUEUE_NUM_MAX: return "QueueNumMax";
-    case REG_QUEUE_NUM: return "QueueNum";
-    case REG_QUEUE_READY: return "QueueReady";
-    case REG_QUEUE_NOTIFY: return "QueueNotify";
-    case REG_INTERRUPT_STATUS: return "InterruptStatus";
-    case REG_INTERRUPT_ACK: return "InterruptACK";
-    case REG_STATUS: return "Status";
-    case REG_QUEUE_DESC_LOW: return "QueueDescLow";
-    case REG_QUEUE_DESC_HIGH: return "QueueDescHigh";
-    case REG_QUEUE_DRIVER_LOW: return "QueueDriverLow";
-    case REG_QUEUE_DRIVER_HIGH: return "QueueDriverHigh";
-    case REG_QUEUE_DEVICE_LOW: return "QueueDeviceLow";
-    case REG_QUEUE_DEVICE_HIGH: return "QueueDeviceHigh";
-    case REG_CONFIG_GENERATION: return "ConfigGeneration";
-    default: return nullptr;
+  for (const RegisterName& r : REGISTER_NAMES) {
+    if (r.offset == offset) return r.name;
   }
+  return nullptr;
 }
 
 std::string describe_offset(uint32_t offset) {
@@ -64,7 +73,8 @@ VirtioMmioTransport::VirtioMmioTransport(const MmioTransportArgs& args,
   RRVM_CHECK(REG_CONFIG + device_->config_space().size() <= MMIO_WINDOW_SIZE);
   RRVM_CHECK(device_->device_features() & feature_bit(F_VERSION_1));
   queues_.reserve(device_->num_queues());
-  for (uint16_t q = 0; q < device_->num_queues(); ++q) queues_.emplace_back(device_->max_queue_size());
+  for (uint16_t q = 0; q < device_->num_queues(); ++q)
+    queues_.emplace_back(device_->max_queue_size());
   pending_.assign(device_->num_queues(), false);
 }
 
@@ -101,15 +111,17 @@ void VirtioMmioTransport::write(uint64_t offset, std::span<const uint8_t> data) 
   }
   trace::Span span("virtio_mmio_write");
   if (offset >= REG_CONFIG) {
-    warnings_.warn(fmt::format("ignored {}-byte write to config space offset 0x{:x}: the config "
-                               "space of {} is read-only",
-                               data.size(), offset - REG_CONFIG, device_->name()));
+    warnings_.warn(
+        fmt::format("ignored {}-byte write to config space offset 0x{:x}: the config "
+                    "space of {} is read-only",
+                    data.size(), offset - REG_CONFIG, device_->name()));
     return;
   }
   if (!aligned_word) {
-    warnings_.warn(fmt::format("ignored {}-byte write at {}: registers take aligned 32-bit "
-                               "accesses",
-                               data.size(), describe_offset(static_cast<uint32_t>(offset))));
+    warnings_.warn(
+        fmt::format("ignored {}-byte write at {}: registers take aligned 32-bit "
+                    "accesses",
+                    data.size(), describe_offset(static_cast<uint32_t>(offset))));
     return;
   }
   std::lock_guard lock(mu_);
@@ -118,10 +130,14 @@ void VirtioMmioTransport::write(uint64_t offset, std::span<const uint8_t> data) 
 
 uint32_t VirtioMmioTransport::read_register(uint32_t offset) {
   switch (offset) {
-    case REG_MAGIC_VALUE: return MMIO_MAGIC;
-    case REG_VERSION: return MMIO_VERSION;
-    case REG_DEVICE_ID: return device_->device_id();
-    case REG_VENDOR_ID: return MMIO_VENDOR_ID;
+    case REG_MAGIC_VALUE:
+      return MMIO_MAGIC;
+    case REG_VERSION:
+      return MMIO_VERSION;
+    case REG_DEVICE_ID:
+      return device_->device_id();
+    case REG_VENDOR_ID:
+      return MMIO_VENDOR_ID;
     case REG_DEVICE_FEATURES: {
       uint64_t f = device_->device_features();
       if (device_features_sel_ == 0) return static_cast<uint32_t>(f);
@@ -136,9 +152,12 @@ uint32_t VirtioMmioTransport::read_register(uint32_t offset) {
       Virtqueue* q = selected_queue();
       return q && q->config().ready ? 1 : 0;
     }
-    case REG_INTERRUPT_STATUS: return interrupt_status_;
-    case REG_STATUS: return status_;
-    case REG_CONFIG_GENERATION: return config_generation_;
+    case REG_INTERRUPT_STATUS:
+      return interrupt_status_;
+    case REG_STATUS:
+      return status_;
+    case REG_CONFIG_GENERATION:
+      return config_generation_;
     default:
       warnings_.warn(fmt::format("ignored read of {}: {}", describe_offset(offset),
                                  register_name(offset) ? "write-only register" : "no register"));
@@ -148,26 +167,38 @@ uint32_t VirtioMmioTransport::read_register(uint32_t offset) {
 
 void VirtioMmioTransport::write_register(uint32_t offset, uint32_t value) {
   switch (offset) {
-    case REG_DEVICE_FEATURES_SEL: device_features_sel_ = value; return;
-    case REG_DRIVER_FEATURES_SEL: driver_features_sel_ = value; return;
-    case REG_QUEUE_SEL: queue_sel_ = value; return;
+    case REG_DEVICE_FEATURES_SEL:
+      device_features_sel_ = value;
+      return;
+    case REG_DRIVER_FEATURES_SEL:
+      driver_features_sel_ = value;
+      return;
+    case REG_QUEUE_SEL:
+      queue_sel_ = value;
+      return;
     case REG_DRIVER_FEATURES:
       if (status_ & STATUS_FEATURES_OK) {
-        warnings_.warn(fmt::format("ignored DriverFeatures write 0x{:x}: features are fixed once "
-                                   "FEATURES_OK is set",
-                                   value));
+        warnings_.warn(
+            fmt::format("ignored DriverFeatures write 0x{:x}: features are fixed once "
+                        "FEATURES_OK is set",
+                        value));
       } else if (driver_features_sel_ == 0) {
         set_low(driver_features_, value);
       } else if (driver_features_sel_ == 1) {
         set_high(driver_features_, value);
       } else if (value != 0) {
-        warnings_.warn(fmt::format("ignored DriverFeatures write 0x{:x} with DriverFeaturesSel {}: "
-                                   "no feature bits beyond 63",
-                                   value, driver_features_sel_));
+        warnings_.warn(
+            fmt::format("ignored DriverFeatures write 0x{:x} with DriverFeaturesSel {}: "
+                        "no feature bits beyond 63",
+                        value, driver_features_sel_));
       }
       return;
-    case REG_INTERRUPT_ACK: interrupt_status_ &= ~value; return;
-    case REG_STATUS: set_status_by_guest(value); return;
+    case REG_INTERRUPT_ACK:
+      interrupt_status_ &= ~value;
+      return;
+    case REG_STATUS:
+      set_status_by_guest(value);
+      return;
     case REG_QUEUE_NUM:
     case REG_QUEUE_READY:
     case REG_QUEUE_DESC_LOW:
@@ -175,7 +206,9 @@ void VirtioMmioTransport::write_register(uint32_t offset, uint32_t value) {
     case REG_QUEUE_DRIVER_LOW:
     case REG_QUEUE_DRIVER_HIGH:
     case REG_QUEUE_DEVICE_LOW:
-    case REG_QUEUE_DEVICE_HIGH: write_queue_register(offset, value); return;
+    case REG_QUEUE_DEVICE_HIGH:
+      write_queue_register(offset, value);
+      return;
     default:
       warnings_.warn(fmt::format("ignored write 0x{:x} to {}: {}", value, describe_offset(offset),
                                  register_name(offset) ? "read-only register" : "no register"));
@@ -194,40 +227,59 @@ void VirtioMmioTransport::write_queue_register(uint32_t offset, uint32_t value) 
                                register_name(offset), queue_sel_, device_->name(), queues_.size()));
     return;
   }
-  QueueConfig& c = q->config();
   if (offset == REG_QUEUE_READY) {
-    if (value > 1) {
-      warnings_.warn(fmt::format("ignored QueueReady write {} for queue {}", value, queue_sel_));
-    } else if (value == 0 && c.ready) {
-      // The driver disables the queue (Linux does so when it deletes its virtqueues).
-      q->reset();
-    } else {
-      c.ready = value == 1;
-    }
+    write_queue_ready(*q, value);
     return;
   }
+  QueueConfig& c = q->config();
   if (c.ready) {
-    warnings_.warn(fmt::format("ignored {} write 0x{:x}: queue {} is ready (the driver sets up a "
-                               "queue before writing QueueReady)",
-                               register_name(offset), value, queue_sel_));
+    warnings_.warn(
+        fmt::format("ignored {} write 0x{:x}: queue {} is ready (the driver sets up a "
+                    "queue before writing QueueReady)",
+                    register_name(offset), value, queue_sel_));
     return;
   }
   switch (offset) {
     case REG_QUEUE_NUM:
       if (value > 0xffff) {
-        warnings_.warn(fmt::format("ignored QueueNum {} for queue {}: above 65535", value,
-                                   queue_sel_));
+        warnings_.warn(
+            fmt::format("ignored QueueNum {} for queue {}: above 65535", value, queue_sel_));
       } else {
         c.size = static_cast<uint16_t>(value);  // checked at activation
       }
       return;
-    case REG_QUEUE_DESC_LOW: set_low(c.desc_addr, value); return;
-    case REG_QUEUE_DESC_HIGH: set_high(c.desc_addr, value); return;
-    case REG_QUEUE_DRIVER_LOW: set_low(c.driver_addr, value); return;
-    case REG_QUEUE_DRIVER_HIGH: set_high(c.driver_addr, value); return;
-    case REG_QUEUE_DEVICE_LOW: set_low(c.device_addr, value); return;
-    case REG_QUEUE_DEVICE_HIGH: set_high(c.device_addr, value); return;
-    default: RRVM_FATAL(fmt::format("not a queue register: 0x{:x}", offset));
+    case REG_QUEUE_DESC_LOW:
+      set_low(c.desc_addr, value);
+      return;
+    case REG_QUEUE_DESC_HIGH:
+      set_high(c.desc_addr, value);
+      return;
+    case REG_QUEUE_DRIVER_LOW:
+      set_low(c.driver_addr, value);
+      return;
+    case REG_QUEUE_DRIVER_HIGH:
+      set_high(c.driver_addr, value);
+      return;
+    case REG_QUEUE_DEVICE_LOW:
+      set_low(c.device_addr, value);
+      return;
+    case REG_QUEUE_DEVICE_HIGH:
+      set_high(c.device_addr, value);
+      return;
+    default:
+      RRVM_FATAL(fmt::format("not a queue register: 0x{:x}", offset));
+  }
+}
+
+void VirtioMmioTransport::write_queue_ready(Virtqueue& q, uint32_t value) {
+  if (value > 1) {
+    warnings_.warn(fmt::format("ignored QueueReady write {} for queue {}", value, queue_sel_));
+  } else if (value == 0 && q.config().ready) {
+    // The driver takes the queue down (Linux does when it deletes its virtqueues). Without
+    // VIRTIO_F_RING_RESET it cannot bring it back before a device reset.
+    q.reset();
+  } else {
+    q.config().ready = value == 1;
   }
 }
 
@@ -237,9 +289,10 @@ void VirtioMmioTransport::read_config(uint64_t offset, std::span<uint8_t> data) 
   bool size_ok = n == 1 || n == 2 || n == 4 || n == 8;
   if (!size_ok || offset > config.size() || n > config.size() - offset) {
     std::memset(data.data(), 0, n);
-    warnings_.warn(fmt::format("ignored {}-byte config space read at offset 0x{:x} ({} has {} "
-                               "bytes of config space)",
-                               n, offset, device_->name(), config.size()));
+    warnings_.warn(
+        fmt::format("ignored {}-byte config space read at offset 0x{:x} ({} has {} "
+                    "bytes of config space)",
+                    n, offset, device_->name(), config.size()));
     return;
   }
   std::memcpy(data.data(), config.data() + offset, n);
@@ -247,10 +300,9 @@ void VirtioMmioTransport::read_config(uint64_t offset, std::span<uint8_t> data) 
 
 Status VirtioMmioTransport::attach_ioeventfds(hv::Vm& vm, IoThread& io) {
   RRVM_CHECK(!notifiers_);
-  RRVM_ASSIGN_OR_RETURN(notifiers_,
-                        QueueNotifiers::attach(vm, io, base_ + REG_QUEUE_NOTIFY,
-                                               device_->num_queues(),
-                                               [this](uint16_t queue) { notify(queue); }));
+  RRVM_ASSIGN_OR_RETURN(
+      notifiers_, QueueNotifiers::attach(vm, io, base_ + REG_QUEUE_NOTIFY, device_->num_queues(),
+                                         [this](uint16_t queue) { notify(queue); }));
   return ok_status();
 }
 

@@ -74,8 +74,8 @@ class VirtioMmioTransport final : public BusDevice {
   // whose status has DRIVER_OK is re-activated (recorded with StatusSource::Restore). The backend
   // starts at the next vm_state_changed(true).
   static Result<std::unique_ptr<VirtioMmioTransport>> restore(const MmioTransportArgs& args,
-                                                             std::unique_ptr<VirtioDevice> device,
-                                                             const MmioTransportState& state);
+                                                              std::unique_ptr<VirtioDevice> device,
+                                                              const MmioTransportState& state);
 
   // --- inspection (machine, tests) ---
   uint64_t base() const { return base_; }
@@ -90,6 +90,7 @@ class VirtioMmioTransport final : public BusDevice {
   uint32_t read_register(uint32_t offset);
   void write_register(uint32_t offset, uint32_t value);
   void write_queue_register(uint32_t offset, uint32_t value);
+  void write_queue_ready(Virtqueue& q, uint32_t value);
   void read_config(uint64_t offset, std::span<uint8_t> data);
   Virtqueue* selected_queue();
 

@@ -18,8 +18,8 @@ bool was_activated(uint32_t status) {
   return (status & STATUS_DRIVER_OK) && !(status & STATUS_DEVICE_NEEDS_RESET);
 }
 
-Status check_queue(const GuestMemory& mem, const VirtqueueState& q, size_t index,
-                   uint16_t max_size, bool activated) {
+Status check_queue(const GuestMemory& mem, const VirtqueueState& q, size_t index, uint16_t max_size,
+                   bool activated) {
   auto fail = [index](const std::string& what) {
     return make_error(fmt::format("queue {}: {}", index, what));
   };
@@ -41,10 +41,10 @@ Status check_queue(const GuestMemory& mem, const VirtqueueState& q, size_t index
   }
   // rrvm completes every request before it returns to the ring, so nothing is in flight.
   if (q.next_avail != q.used_idx) {
-    return fail(fmt::format("{} requests in flight (avail {} vs used {}), but rrvm completes "
-                            "requests synchronously",
-                            static_cast<uint16_t>(q.next_avail - q.used_idx), q.next_avail,
-                            q.used_idx));
+    return fail(
+        fmt::format("{} requests in flight (avail {} vs used {}), but rrvm completes "
+                    "requests synchronously",
+                    static_cast<uint16_t>(q.next_avail - q.used_idx), q.next_avail, q.used_idx));
   }
   return ok_status();
 }
@@ -60,11 +60,12 @@ Status check_state(const GuestMemory& mem, const VirtioDevice& device,
                                   device.num_queues()));
   }
   if (!is_reachable_status(s.status)) {
-    return make_error(fmt::format("status 0x{:x} ({}) is not a status a driver can reach",
-                                  s.status, trace::virtio_status_bits(s.status)));
+    return make_error(fmt::format("status 0x{:x} ({}) is not a status a driver can reach", s.status,
+                                  trace::virtio_status_bits(s.status)));
   }
   if (s.interrupt_status & ~(INT_USED_BUFFER | INT_CONFIG_CHANGE)) {
-    return make_error(fmt::format("interrupt status 0x{:x} has undefined bits", s.interrupt_status));
+    return make_error(
+        fmt::format("interrupt status 0x{:x} has undefined bits", s.interrupt_status));
   }
   // Before FEATURES_OK the driver may have written anything; after it the set was accepted.
   if (s.status & STATUS_FEATURES_OK) {
@@ -123,7 +124,8 @@ Result<std::unique_ptr<VirtioMmioTransport>> VirtioMmioTransport::restore(
   bool indirect = (s.driver_features & feature_bit(F_INDIRECT_DESC)) != 0;
   for (size_t i = 0; i < s.queues.size(); ++i) {
     const VirtqueueState& q = s.queues[i];
-    t->queues_[i].config() = QueueConfig{q.size, q.ready, q.desc_addr, q.driver_addr, q.device_addr};
+    t->queues_[i].config() =
+        QueueConfig{q.size, q.ready, q.desc_addr, q.driver_addr, q.device_addr};
     if (was_activated(s.status)) {
       // check_state() validated the placement, so this cannot fail.
       RRVM_CHECK(t->queues_[i].activate(*args.memory, indirect, q.next_avail, q.used_idx).ok());

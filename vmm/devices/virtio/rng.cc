@@ -15,9 +15,10 @@ RngDevice::RngDevice(std::string name) : name_(std::move(name)), warnings_(name_
 Result<uint32_t> RngDevice::process(uint16_t, const DescriptorChain& chain,
                                     const GuestMemory& mem) {
   if (chain.readable_bytes != 0) {
-    return make_error(fmt::format("entropy request with {} device-readable bytes (virtio-rng "
-                                  "buffers are device-writable only)",
-                                  chain.readable_bytes));
+    return make_error(
+        fmt::format("entropy request with {} device-readable bytes (virtio-rng "
+                    "buffers are device-writable only)",
+                    chain.readable_bytes));
   }
   uint64_t want = std::min<uint64_t>(chain.writable_bytes, MAX_BYTES_PER_REQUEST);
   uint64_t done = 0;

@@ -27,8 +27,8 @@ Status for_each_piece(const GuestMemory& mem, std::span<const Segment> segments,
     offset = 0;
   }
   if (done != len) {
-    return make_error(fmt::format("the chain's buffers end {} bytes short of the {} requested",
-                                  len - done, len));
+    return make_error(
+        fmt::format("the chain's buffers end {} bytes short of the {} requested", len - done, len));
   }
   return ok_status();
 }

@@ -85,11 +85,11 @@ StatusCheck check_status_write(uint32_t current, uint32_t written) {
 bool is_reachable_status(uint32_t status) {
   if (status & ~STATUS_ALL_BITS) return false;
   uint32_t progress = status & ~(STATUS_FAILED | STATUS_DEVICE_NEEDS_RESET);
-  bool legal_progress = progress == 0 || progress == STATUS_ACKNOWLEDGE ||
-                        progress == (STATUS_ACKNOWLEDGE | STATUS_DRIVER) ||
-                        progress == (STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK) ||
-                        progress == (STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK |
-                                     STATUS_DRIVER_OK);
+  bool legal_progress =
+      progress == 0 || progress == STATUS_ACKNOWLEDGE ||
+      progress == (STATUS_ACKNOWLEDGE | STATUS_DRIVER) ||
+      progress == (STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK) ||
+      progress == (STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   if (!legal_progress) return false;
   if ((status & STATUS_DEVICE_NEEDS_RESET) && !(status & STATUS_DRIVER_OK)) return false;
   return true;

@@ -109,7 +109,7 @@ inline constexpr uint8_t BLK_S_UNSUPP = 2;
 
 inline constexpr uint64_t BLK_SECTOR_SIZE = 512;  // virtio-blk sectors are always 512 bytes
 inline constexpr uint32_t BLK_ID_BYTES = 20;
-inline constexpr uint64_t BLK_REQ_HEADER_SIZE = 16;  // le32 type, le32 reserved, le64 sector
+inline constexpr uint64_t BLK_REQ_HEADER_SIZE = 16;   // le32 type, le32 reserved, le64 sector
 inline constexpr uint64_t BLK_DISCARD_SEG_SIZE = 16;  // le64 sector, le32 num_sectors, le32 flags
 
 // struct virtio_blk_config offsets (§5.2.4), the part rrvm fills in.

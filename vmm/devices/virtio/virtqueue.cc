@@ -66,8 +66,8 @@ void Virtqueue::reset() {
 
 Status Virtqueue::check_placement(const GuestMemory& mem, const QueueConfig& c, uint16_t max_size) {
   if (c.size == 0 || !std::has_single_bit(c.size) || c.size > max_size) {
-    return make_error(fmt::format("queue size {} is not a power of two between 1 and {}", c.size,
-                                  max_size));
+    return make_error(
+        fmt::format("queue size {} is not a power of two between 1 and {}", c.size, max_size));
   }
   RRVM_TRY(check_part(mem, "descriptor table", c.desc_addr, desc_table_bytes(c.size), DESC_ALIGN));
   RRVM_TRY(check_part(mem, "avail ring", c.driver_addr, avail_ring_bytes(c.size), AVAIL_ALIGN));
@@ -104,16 +104,17 @@ Result<bool> Virtqueue::pop(DescriptorChain& chain) {
   uint16_t pending = static_cast<uint16_t>(avail_idx - next_avail_);
   if (pending == 0) return false;
   if (pending > config_.size) {
-    return make_error(fmt::format(
-        "avail idx jumped from {} to {}: {} buffers pending in a queue of {}", next_avail_,
-        avail_idx, pending, config_.size));
+    return make_error(
+        fmt::format("avail idx jumped from {} to {}: {} buffers pending in a queue of {}",
+                    next_avail_, avail_idx, pending, config_.size));
   }
   uint16_t head;
   std::memcpy(&head, avail_.data() + 4 + 2u * (next_avail_ % config_.size), sizeof head);
   if (head >= config_.size) {
-    return make_error(fmt::format("avail ring entry {} names head descriptor {}, beyond the queue "
-                                  "size {}",
-                                  next_avail_ % config_.size, head, config_.size));
+    return make_error(
+        fmt::format("avail ring entry {} names head descriptor {}, beyond the queue "
+                    "size {}",
+                    next_avail_ % config_.size, head, config_.size));
   }
   chain.clear();
   chain.head = head;
@@ -128,9 +129,10 @@ Status Virtqueue::walk(uint16_t head, DescriptorChain& chain) const {
     Desc d = read_desc(desc_, index);
     if (d.flags & DESC_F_INDIRECT) {
       if (!indirect_desc_) {
-        return make_error(fmt::format("descriptor {} is INDIRECT but VIRTIO_F_INDIRECT_DESC was "
-                                      "not negotiated",
-                                      index));
+        return make_error(
+            fmt::format("descriptor {} is INDIRECT but VIRTIO_F_INDIRECT_DESC was "
+                        "not negotiated",
+                        index));
       }
       if (d.flags & DESC_F_NEXT) {
         return make_error(fmt::format("descriptor {} has both INDIRECT and NEXT", index));
@@ -140,56 +142,65 @@ Status Virtqueue::walk(uint16_t head, DescriptorChain& chain) const {
     RRVM_TRY(add_segment(d, index, false, chain));
     if (!(d.flags & DESC_F_NEXT)) return ok_status();
     if (d.next >= config_.size) {
-      return make_error(fmt::format("descriptor {} links to descriptor {}, beyond the queue size {}",
-                                    index, d.next, config_.size));
+      return make_error(
+          fmt::format("descriptor {} links to descriptor {}, beyond the queue size {}", index,
+                      d.next, config_.size));
     }
     if (count >= config_.size) {
       // `size` descriptors followed and there is still a next: one of them was visited twice.
-      return make_error(fmt::format("descriptor chain from head {} loops (more than {} "
-                                    "descriptors, seen again at descriptor {})",
-                                    head, config_.size, d.next));
+      return make_error(
+          fmt::format("descriptor chain from head {} loops (more than {} "
+                      "descriptors, seen again at descriptor {})",
+                      head, config_.size, d.next));
     }
     index = d.next;
   }
 }
 
-Status Virtqueue::walk_indirect(const Desc& indirect, uint32_t where, DescriptorChain& chain) const {
+Status Virtqueue::walk_indirect(const Desc& indirect, uint32_t where,
+                                DescriptorChain& chain) const {
   if (indirect.len == 0 || indirect.len % DESC_SIZE != 0) {
-    return make_error(fmt::format("descriptor {}: indirect table of {} bytes is not a non-empty "
-                                  "multiple of 16",
-                                  where, indirect.len));
+    return make_error(
+        fmt::format("descriptor {}: indirect table of {} bytes is not a non-empty "
+                    "multiple of 16",
+                    where, indirect.len));
   }
   uint32_t entries = indirect.len / DESC_SIZE;
   if (entries > config_.size) {
-    return make_error(fmt::format("descriptor {}: indirect table has {} descriptors, more than the "
-                                  "queue size {}",
-                                  where, entries, config_.size));
+    return make_error(
+        fmt::format("descriptor {}: indirect table has {} descriptors, more than the "
+                    "queue size {}",
+                    where, entries, config_.size));
   }
   auto table = mem_->slice(indirect.addr, indirect.len);
   if (!table.ok()) {
-    return make_error(fmt::format("descriptor {}: indirect table 0x{:x}+0x{:x} is outside guest "
-                                  "RAM",
-                                  where, indirect.addr, indirect.len));
+    return make_error(
+        fmt::format("descriptor {}: indirect table 0x{:x}+0x{:x} is outside guest "
+                    "RAM",
+                    where, indirect.addr, indirect.len));
   }
   uint32_t index = 0;
   for (uint32_t count = 1;; ++count) {
     Desc d = read_desc(*table, index);
     if (d.flags & DESC_F_INDIRECT) {
-      return make_error(fmt::format("descriptor {}: indirect table entry {} is itself INDIRECT "
-                                    "(nested tables are not allowed)",
-                                    where, index));
+      return make_error(
+          fmt::format("descriptor {}: indirect table entry {} is itself INDIRECT "
+                      "(nested tables are not allowed)",
+                      where, index));
     }
     RRVM_TRY(add_segment(d, index, true, chain));
     if (!(d.flags & DESC_F_NEXT)) return ok_status();
     if (d.next >= entries) {
-      return make_error(fmt::format("descriptor {}: indirect entry {} links to entry {}, beyond "
-                                    "the table's {} entries",
-                                    where, index, d.next, entries));
+      return make_error(
+          fmt::format("descriptor {}: indirect entry {} links to entry {}, beyond "
+                      "the table's {} entries",
+                      where, index, d.next, entries));
     }
     if (count >= entries) {
-      return make_error(fmt::format("descriptor {}: indirect chain loops (more than {} entries, "
-                                    "seen again at entry {})",
-                                    where, entries, d.next));
+      return make_error(
+          fmt::format("descriptor {}: indirect chain loops (more than {} entries, "
+                      "seen again at entry {})",
+                      where, entries, d.next));
     }
     index = d.next;
   }
@@ -204,16 +215,16 @@ Status Virtqueue::add_segment(const Desc& d, uint32_t where, bool in_indirect,
   }
   uint64_t total = chain.readable_bytes + chain.writable_bytes + d.len;
   if (total > std::numeric_limits<uint32_t>::max()) {
-    return make_error(fmt::format("{} {}: the chain carries {} bytes, more than 4 GiB", kind, where,
-                                  total));
+    return make_error(
+        fmt::format("{} {}: the chain carries {} bytes, more than 4 GiB", kind, where, total));
   }
   if (d.flags & DESC_F_WRITE) {
     chain.writable.push_back(Segment{d.addr, d.len});
     chain.writable_bytes += d.len;
   } else {
     if (!chain.writable.empty()) {
-      return make_error(fmt::format("{} {}: device-readable buffer after a device-writable one",
-                                    kind, where));
+      return make_error(
+          fmt::format("{} {}: device-readable buffer after a device-writable one", kind, where));
     }
     chain.readable.push_back(Segment{d.addr, d.len});
     chain.readable_bytes += d.len;
