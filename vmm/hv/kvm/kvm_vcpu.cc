@@ -83,7 +83,10 @@ Result<Exit> KvmVcpu::run() {
   }
   if (r < 0) {
     // EINTR: a kick (immediate_exit, or the signal while in the guest) or another signal.
-    if (err == EINTR) return Exit{.kind = Exit::Kind::Interrupted};
+    // EAGAIN: an AP that received INIT and now waits for its SIPI; KVM returns to user space
+    // and expects KVM_RUN again (QEMU retries too). Reported as an interruption, so the vCPU
+    // loop processes its queued work and runs the vCPU again.
+    if (err == EINTR || err == EAGAIN) return Exit{.kind = Exit::Kind::Interrupted};
     return errno_error(op("KVM_RUN"), err);
   }
   return decode_exit(run_area_.span(), index_);
