@@ -163,6 +163,26 @@ TEST_F(SerialTest, ScratchAndWideAccesses) {
   EXPECT_EQ(in(LSR), 0x60);
 }
 
+TEST_F(SerialTest, ResetRestoresPowerOnValues) {
+  out(LCR, 0x83);
+  out(THR, 0x01);
+  out(LCR, 0x03);
+  out(IER, 0x03);
+  out(SCR, 0x11);
+  out(MCR, 0x1f);
+  const uint8_t byte = 'r';
+  serial_->enqueue_input(std::span<const uint8_t>(&byte, 1));
+  serial_->reset();
+  EXPECT_EQ(in(LCR), 0x00);
+  EXPECT_EQ(in(IER), 0x00);
+  EXPECT_EQ(in(SCR), 0x00);
+  EXPECT_EQ(in(MCR), 0x08);
+  EXPECT_EQ(in(LSR), 0x60);
+  EXPECT_EQ(in(IIR), 0x01);
+  out(LCR, 0x80);
+  EXPECT_EQ(in(THR), 0x0c);  // the power-on divisor (9600 baud)
+}
+
 TEST_F(SerialTest, SaveRestoreRoundTripAndValidation) {
   out(LCR, 0x03);
   out(IER, 0x01);

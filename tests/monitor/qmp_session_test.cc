@@ -124,6 +124,13 @@ TEST(QmpMessages, GreetingAndEventsHaveQemusShape) {
             R"({"timestamp":{"seconds":1267041653,"microseconds":715133},"event":"SHUTDOWN","data":{"guest":true,"reason":"guest-shutdown"}})");
 }
 
+TEST(QmpMessages, RrvmVersionInTheGreeting) {
+  QmpVersion v = rrvm_qmp_version();
+  EXPECT_EQ(v.package, "rrvm " + std::to_string(v.major) + "." + std::to_string(v.minor) + "." +
+                           std::to_string(v.micro));
+  EXPECT_EQ(make_greeting(v)["QMP"]["version"]["package"], v.package);
+}
+
 TEST(CommandTable, RefusesDuplicates) {
   CommandTable t;
   ASSERT_TRUE(t.add({"x", {}, [](const Json&) -> Result<Json> { return Json::object(); }}).ok());

@@ -29,6 +29,14 @@ Serial::Serial(Options options)
       lsr_(LSR_THRE | LSR_TEMT),
       msr_(MSR_DCD | MSR_DSR | MSR_CTS) {}
 
+void Serial::reset() {
+  std::lock_guard lock(mu_);
+  ier_ = 0, lcr_ = 0, mcr_ = MCR_OUT2, lsr_ = LSR_THRE | LSR_TEMT;
+  msr_ = MSR_DCD | MSR_DSR | MSR_CTS, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
+  thr_interrupt_pending_ = false;
+  rx_.clear();
+}
+
 void Serial::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(mu_);
   // Byte-wide registers: a wider access reads consecutive registers, as QEMU's memory API does.

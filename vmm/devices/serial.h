@@ -65,6 +65,9 @@ class Serial : public BusDevice {
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
 
+  // Power-on register values, empty FIFO (system reset).
+  void reset();
+
   // Host input (the console): queues up to the free FIFO space; returns how many bytes it took.
   size_t enqueue_input(std::span<const uint8_t> bytes);
 

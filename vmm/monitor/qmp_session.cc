@@ -52,6 +52,13 @@ Parsed parse_request(const JsonSplitter::Item& item) {
 
 }  // namespace
 
+QmpVersion rrvm_qmp_version() {
+  return QmpVersion{RRVM_VERSION_MAJOR, RRVM_VERSION_MINOR, RRVM_VERSION_PATCH,
+                    "rrvm " + std::to_string(RRVM_VERSION_MAJOR) + "." +
+                        std::to_string(RRVM_VERSION_MINOR) + "." +
+                        std::to_string(RRVM_VERSION_PATCH)};
+}
+
 Json make_greeting(const QmpVersion& v) {
   Json version = {{"qemu", {{"micro", v.micro}, {"minor", v.minor}, {"major", v.major}}},
                   {"package", v.package}};

@@ -35,6 +35,8 @@ struct QmpVersion {
   int major = 0, minor = 0, micro = 0;
   std::string package;  // e.g. "rrvm 0.1.0"
 };
+// rrvm's own version (the project version CMake knows), as the greeting reports it.
+QmpVersion rrvm_qmp_version();
 
 Json make_greeting(const QmpVersion& version);
 // {"timestamp": {"seconds": S, "microseconds": US}, "event": NAME[, "data": DATA]}; `data` is left
