@@ -1,7 +1,7 @@
 // Fuzzes snapshot loading: arbitrary bytes go through the incoming side exactly as a snapshot file
 // would (framing, header check against the VM, RAM runs into guest memory, sections, End, section
 // loads), into a 1 MiB FakeMigratable. Any crash, sanitizer report or leak is a bug; a refusal is
-// the expected outcome for almost every input. Seeds: fuzz/corpus/snapshot/ (valid snapshots of
+// the expected outcome for almost every input. Seeds: fuzz/seeds/snapshot_fuzz/ (valid snapshots of
 // FakeMigratable::small_target_options(), checked by tests/migration/fuzz_seed_test.cc).
 #include <spdlog/spdlog.h>
 

@@ -1,6 +1,7 @@
 #include "trace/chunk_decompressor.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace rrvm::trace::internal {
@@ -25,9 +26,9 @@ Result<std::span<const capnp::word>> ChunkDecompressor::decompress(std::span<con
   size_t used = 0;
   size_t want = std::min<size_t>(std::max<size_t>(frame.size() * 8, 64 * 1024), max_bytes);
   while (true) {
-    if (out_.size() * sizeof(capnp::word) < want) out_.resize(want / sizeof(capnp::word) + 1);
-    size_t cap = std::min(out_.size() * sizeof(capnp::word), max_bytes + 1);
-    ZSTD_outBuffer out{out_.data(), cap, used};
+    if (out_words_ * sizeof(capnp::word) < want) grow(want / sizeof(capnp::word) + 1, used);
+    size_t cap = std::min(out_words_ * sizeof(capnp::word), max_bytes + 1);
+    ZSTD_outBuffer out{out_.get(), cap, used};
     size_t ret = ZSTD_decompressStream(dctx_, &out, &in);
     used = out.pos;
     if (ZSTD_isError(ret)) return make_error(std::string("zstd: ") + ZSTD_getErrorName(ret));
@@ -43,7 +44,14 @@ Result<std::span<const capnp::word>> ChunkDecompressor::decompress(std::span<con
   if (used % sizeof(capnp::word) != 0) {
     return make_error("decompressed size " + std::to_string(used) + " is not a multiple of 8");
   }
-  return std::span<const capnp::word>(out_.data(), used / sizeof(capnp::word));
+  return std::span<const capnp::word>(out_.get(), used / sizeof(capnp::word));
+}
+
+void ChunkDecompressor::grow(size_t words, size_t keep_bytes) {
+  std::unique_ptr<capnp::word[]> bigger(new capnp::word[words]);
+  if (keep_bytes != 0) std::memcpy(bigger.get(), out_.get(), keep_bytes);
+  out_ = std::move(bigger);
+  out_words_ = words;
 }
 
 }  // namespace rrvm::trace::internal

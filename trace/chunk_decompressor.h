@@ -6,8 +6,8 @@
 
 #include <capnp/common.h>
 
+#include <memory>
 #include <span>
-#include <vector>
 
 #include "vmm/base/result.h"
 
@@ -25,8 +25,12 @@ class ChunkDecompressor {
   Result<std::span<const capnp::word>> decompress(std::span<const uint8_t> frame, size_t max_bytes);
 
  private:
+  void grow(size_t words, size_t keep_bytes);
+
   ZSTD_DCtx* dctx_;
-  std::vector<capnp::word> out_;
+  // Grows by reallocation (capnp::word is not copyable, so no std::vector).
+  std::unique_ptr<capnp::word[]> out_;
+  size_t out_words_ = 0;
 };
 
 }  // namespace rrvm::trace::internal

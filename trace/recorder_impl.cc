@@ -28,9 +28,6 @@ void futex_wake(std::atomic<uint32_t>* word) {
 
 std::atomic<uint64_t> g_next_recorder_id{1};
 
-// Words of the reusable first segment of each Batch message (zeroed again after use).
-constexpr size_t SCRATCH_WORDS = 64 * 1024;
-
 }  // namespace
 
 Result<std::unique_ptr<RecorderImpl>> RecorderImpl::create(const RecorderOptions& options,
@@ -63,7 +60,7 @@ RecorderImpl::RecorderImpl(const RecorderOptions& options, std::unique_ptr<Chunk
       writer_(std::move(writer)),
       ticks_(ticks),
       converter_(ticks),
-      scratch_(SCRATCH_WORDS, capnp::word{}) {}
+      scratch_(new capnp::word[SCRATCH_WORDS]()) {}
 
 RecorderImpl::~RecorderImpl() {
   uninstall_if_installed(this);

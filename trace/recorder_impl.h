@@ -105,7 +105,10 @@ class RecorderImpl final : public Recorder {
   uint64_t slots_version_ = ~uint64_t{0};
   std::vector<EventRecord> batch_;
   size_t batch_record_bytes_ = 0;
-  std::vector<capnp::word> scratch_;  // zeroed first segment for each Batch message
+  // The zeroed first segment of each Batch message, zeroed again after use (capnp::word is not
+  // copyable: no vector).
+  static constexpr size_t SCRATCH_WORDS = 64 * 1024;
+  std::unique_ptr<capnp::word[]> scratch_;
   std::unordered_map<SpanId, OpenSpanInfo> open_spans_;
   uint64_t next_seq_ = 0;
   uint64_t chunk_started_ns_ = 0;

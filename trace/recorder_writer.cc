@@ -164,7 +164,7 @@ void RecorderImpl::flush_batch() {
 
 void RecorderImpl::encode_batch() {
   bool new_chunk = !writer_->chunk_open();
-  capnp::MallocMessageBuilder msg(kj::arrayPtr(scratch_.data(), scratch_.size()));
+  capnp::MallocMessageBuilder msg(kj::arrayPtr(scratch_.get(), SCRATCH_WORDS));
   auto root = msg.initRoot<schema::Batch>();
   {
     std::lock_guard lock(registry_mutex_);
@@ -203,7 +203,7 @@ void RecorderImpl::encode_batch() {
                                 batch_.back().time_ns);
   // The scratch segment must be all zeros for the next message.
   auto segments = msg.getSegmentsForOutput();
-  std::memset(scratch_.data(), 0, segments[0].size() * sizeof(capnp::word));
+  std::memset(scratch_.get(), 0, segments[0].size() * sizeof(capnp::word));
   if (s.ok()) {
     events_.fetch_add(batch_.size(), std::memory_order_relaxed);
     if (writer_->chunk_raw_bytes() >= options_.chunk_bytes) s = writer_->end_chunk();
