@@ -1,5 +1,5 @@
-// The snapshot fuzz target's seed corpus (fuzz/corpus/snapshot/) must stay loadable as the format
-// evolves: seeds that are refused at the preamble teach the fuzzer nothing.
+// The snapshot fuzz target's seed corpus (fuzz/seeds/snapshot_fuzz/) must stay loadable as the
+// format evolves: seeds that are refused at the preamble teach the fuzzer nothing.
 //
 // Regenerate after a format change:
 //   RRVM_REGENERATE_FUZZ_SEEDS=1 build/tests/migration/migration_fuzz_seed_test
@@ -17,7 +17,7 @@ namespace {
 using test::FakeMigratable;
 
 const std::filesystem::path SEED_DIR =
-    std::filesystem::path(RRVM_SOURCE_DIR) / "fuzz/corpus/snapshot";
+    std::filesystem::path(RRVM_SOURCE_DIR) / "fuzz/seeds/snapshot_fuzz";
 
 // Two sources: a running VM with random and compressible pages, and a paused one with one page.
 void write_seeds() {

@@ -37,7 +37,7 @@ class FakeMigratable : public Migratable {
 
   static Result<std::unique_ptr<FakeMigratable>> create(const Options& options);
   // A 1 MiB VM with two vCPUs and four sections, in Prelaunch: the VM of the snapshot fuzz target
-  // and of its seed corpus (fuzz/corpus/snapshot/).
+  // and of its seed corpus (fuzz/seeds/snapshot_fuzz/).
   static Options small_target_options();
   ~FakeMigratable() override;
 
