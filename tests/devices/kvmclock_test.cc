@@ -7,6 +7,8 @@
 #include <cerrno>
 
 #include "tests/core/test_vm.h"
+#include "tests/hv/fake_hv.h"
+#include "vmm/hv/caps.h"
 #include "vmm/hv/msr_index.h"
 
 namespace rrvm::devices {
@@ -287,6 +289,22 @@ TEST_F(ClockAdvanceTest, WithoutKvmSupportTheElapsedWallTimeIsAddedByHand) {
   EXPECT_LT(set, 7'000'000'000u);
   EXPECT_EQ(vm_.vm.set_clocks[0].flags, 0u);
   EXPECT_FALSE(shutdown_requested());
+}
+
+TEST(KvmclockConfig, FromTheHostsCapabilities) {
+  hv::testing::FakeHypervisor host;
+  KvmclockConfig none = KvmclockConfig::from_hypervisor(host);
+  EXPECT_FALSE(none.adjust_clock_stable);
+  EXPECT_FALSE(none.clock_ctrl);
+  // KVM_CAP_ADJUST_CLOCK answers with the KVM_CLOCK_* flags KVM_GET_CLOCK can report.
+  host.caps[hv::cap::ADJUST_CLOCK] = hv::CLOCK_FLAG_REALTIME;
+  host.caps[hv::cap::KVMCLOCK_CTRL] = 1;
+  KvmclockConfig some = KvmclockConfig::from_hypervisor(host, true);
+  EXPECT_FALSE(some.adjust_clock_stable);
+  EXPECT_TRUE(some.clock_ctrl);
+  EXPECT_TRUE(some.clock_advance);
+  host.caps[hv::cap::ADJUST_CLOCK] = hv::CLOCK_FLAG_TSC_STABLE | hv::CLOCK_FLAG_REALTIME;
+  EXPECT_TRUE(KvmclockConfig::from_hypervisor(host).adjust_clock_stable);
 }
 
 TEST(Pvclock, ScalesLikeTheGuest) {

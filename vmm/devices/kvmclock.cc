@@ -8,14 +8,11 @@
 #include "trace/recorder.h"
 #include "trace/span.h"
 #include "vmm/base/log.h"
+#include "vmm/hv/caps.h"
 #include "vmm/hv/msr_index.h"
 
 namespace rrvm::devices {
 namespace {
-
-// KVM_CHECK_EXTENSION numbers (linux/kvm.h ABI; only hv/kvm may include that header).
-constexpr uint32_t KVM_CAP_ADJUST_CLOCK = 39;
-constexpr uint32_t KVM_CAP_KVMCLOCK_CTRL = 76;
 
 uint64_t host_realtime_ns() {
   timespec ts{};
@@ -32,8 +29,8 @@ void warn(const std::string& text) {
 
 KvmclockConfig KvmclockConfig::from_hypervisor(const hv::Hypervisor& hv, bool clock_advance) {
   KvmclockConfig c;
-  c.adjust_clock_stable = (hv.check_extension(KVM_CAP_ADJUST_CLOCK) & hv::CLOCK_FLAG_TSC_STABLE) != 0;
-  c.clock_ctrl = hv.check_extension(KVM_CAP_KVMCLOCK_CTRL) > 0;
+  c.adjust_clock_stable = (hv.check_extension(hv::cap::ADJUST_CLOCK) & hv::CLOCK_FLAG_TSC_STABLE) != 0;
+  c.clock_ctrl = hv.check_extension(hv::cap::KVMCLOCK_CTRL) > 0;
   c.clock_advance = clock_advance;
   return c;
 }
