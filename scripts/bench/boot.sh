@@ -4,10 +4,11 @@
 #   -M microvm with -accel kvm. Each run starts the VMM, waits until the guest prints
 #   "rrvm-guest: ready", and ends it (the guest exits at once: scenario=exit:0).
 # Usage: scripts/bench/boot.sh [runs]   (default 10). Prints a table of medians and ratios.
+# RRVM_BENCH_NO_BUILD=1 measures the existing build as it is.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${1:-10}
-"$root/scripts/build.sh" rrvm >/dev/null
+[ -n "${RRVM_BENCH_NO_BUILD:-}" ] || "$root/scripts/build.sh" rrvm >/dev/null
 build=${RRVM_BUILD_DIR:-$root/build}
 rrvm=$build/rrvm
 guest=$build/rrvm-guest.elf
