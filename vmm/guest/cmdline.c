@@ -4,11 +4,13 @@
  *   tick_ms=N     period of tick lines in ms, 1..60000 (default 100)
  *   wait=MODE     auto (default) | hlt | pause: how the BSP sleeps between ticks
  *   scenario=S    comma-separated steps (scenario.c); default: tick forever
- * Other words (console=, virtio_mmio.device=, ...) are ignored here.
+ *   virtio_mmio.device=SIZE@ADDR:IRQ   a virtio-mmio window (virtio_mmio.c), repeatable
+ * Other words (console=, ...) are ignored here.
  */
 #include "console.h"
 #include "guest.h"
 #include "lib.h"
+#include "virtio_mmio.h"
 
 #define DEFAULT_TICK_MS 100
 #define MAX_TICK_MS 60000
@@ -46,6 +48,7 @@ static bool parse_word(const char* w, size_t len) {
   if (str_equal(w, eq, "cpus")) return parse_bounded("cpus", v, vlen, 1, RRVM_GUEST_MAX_CPUS, &guest_cfg.cpus);
   if (str_equal(w, eq, "tick_ms")) return parse_bounded("tick_ms", v, vlen, 1, MAX_TICK_MS, &guest_cfg.tick_ms);
   if (str_equal(w, eq, "wait")) return parse_wait(v, vlen);
+  if (str_equal(w, eq, "virtio_mmio.device")) return virtio_mmio_parse_entry(v, vlen);
   if (str_equal(w, eq, "scenario")) {
     guest_cfg.scenario = v;
     guest_cfg.scenario_len = vlen;

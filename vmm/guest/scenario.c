@@ -4,11 +4,12 @@
  * RRVM_EXIT_BAD_CMDLINE); they then run in order on the BSP, and the guest exits with
  * RRVM_EXIT_PASS after the last one. Without scenario= the guest ticks forever.
  *
- * New scenarios (e.g. the virtio drivers' disk and rng steps) are one table row each.
+ * New scenarios are one table row each (the virtio steps live in virtio_blk.c and virtio_rng.c).
  */
 #include "console.h"
 #include "guest.h"
 #include "lib.h"
+#include "virtio_mmio.h"
 #include "x86.h"
 
 enum arg_kind { ARG_NONE, ARG_OPTIONAL, ARG_REQUIRED };
@@ -66,6 +67,21 @@ static void step_bad_insn(bool has_arg, uint64_t unused) {
   console_printf("rrvm-guest: bad-insn: cmpxchg16b completed (the CPU ran it natively)\n");
 }
 
+static void step_virtio_blk(bool has_arg, uint64_t unused) {
+  (void)has_arg, (void)unused;
+  virtio_blk_step();
+}
+
+static void step_virtio_rng(bool has_arg, uint64_t unused) {
+  (void)has_arg, (void)unused;
+  virtio_rng_step();
+}
+
+static void step_virtio_bad_status(bool has_arg, uint64_t unused) {
+  (void)has_arg, (void)unused;
+  virtio_bad_status_step();
+}
+
 static const struct scenario_step STEPS[] = {
     {"ticks", ARG_OPTIONAL, 0xffffffffull, step_ticks},
     {"exit", ARG_REQUIRED, RRVM_EXIT_MAX_USER_CODE, step_exit},
@@ -73,6 +89,9 @@ static const struct scenario_step STEPS[] = {
     {"triple-fault", ARG_NONE, 0, step_triple_fault},
     {"reset", ARG_NONE, 0, step_reset},
     {"bad-insn", ARG_NONE, 0, step_bad_insn},
+    {"virtio-blk", ARG_NONE, 0, step_virtio_blk},
+    {"virtio-rng", ARG_NONE, 0, step_virtio_rng},
+    {"virtio-bad-status", ARG_NONE, 0, step_virtio_bad_status},
 };
 #define STEP_COUNT (sizeof(STEPS) / sizeof(STEPS[0]))
 
