@@ -245,6 +245,27 @@ TEST_F(VirtioTrace, GuestResetAndHostileChain) {
   EXPECT_EQ(only(all, EventType::DeviceReset).size(), 2u);  // bring_up's and the final one
 }
 
+TEST_F(VirtioTrace, VmmResetIsNotAGuestWrite) {
+  TransportRig rig;
+  rig.transport->vm_state_changed(true, RunState::Running);
+  ASSERT_EQ(rig.driver.bring_up(QueueLayout{}), STATUS_LIVE);
+  rig.transport->reset_by_vmm("system reset");
+  auto all = finish();
+  auto writes = only(all, EventType::DeviceStatusWrite);
+  ASSERT_FALSE(writes.empty());
+  EXPECT_EQ(writes.back().source, StatusSource::Vmm);
+  EXPECT_EQ(writes.back().old_status, 15u);
+  EXPECT_EQ(writes.back().new_status, 0u);
+  EXPECT_EQ(writes.back().text, "system reset");
+  EXPECT_EQ(writes.back().backtrace, (std::vector<std::string>{"virtio_reset"}));
+  auto resets = only(all, EventType::DeviceReset);
+  ASSERT_EQ(resets.size(), 2u);  // bring_up's and the VMM's
+  EXPECT_EQ(resets[1].text, "system reset");
+  auto backend = only(all, EventType::DeviceBackend);
+  ASSERT_EQ(backend.size(), 2u);
+  EXPECT_EQ(backend[1].op, BackendOp::Stop);
+}
+
 TEST_F(VirtioTrace, RestoreIsRecordedAsRestore) {
   TransportRig rig;
   ASSERT_EQ(rig.driver.bring_up(QueueLayout{}), STATUS_LIVE);

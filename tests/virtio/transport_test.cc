@@ -266,6 +266,16 @@ TEST(MmioTransport, ConfigSpaceReadsOfAnySize) {
   EXPECT_EQ(rig.transport->warnings(), 3u);
 }
 
+TEST(MmioTransport, NotifyForAMissingQueueIsIgnored) {
+  TransportRig rig;
+  rig.transport->vm_state_changed(true, trace::RunState::Running);
+  ASSERT_EQ(rig.driver.bring_up(QueueLayout{}), STATUS_LIVE);
+  rig.driver.notify(5);  // the test device has one queue
+  rig.transport->notify(0xffffffff);
+  EXPECT_EQ(rig.transport->warnings(), 2u);
+  EXPECT_EQ(rig.driver.status(), STATUS_LIVE);
+}
+
 TEST(MmioTransport, InterruptAckClearsBits) {
   auto dev = std::make_unique<TestDevice>();
   dev->fail_activation = true;
