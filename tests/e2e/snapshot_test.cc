@@ -1,0 +1,151 @@
+// Snapshot to a file and restore in a new rrvm process: the guest's tick counter continues, its
+// kvmclock never goes backwards and (by default) does not count the stopped time; with
+// --clock-advance its wall time matches the host's. Both traces show QEMU's sequences. Corrupt
+// snapshot files are refused before any vCPU runs.
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "tests/e2e/migration_support.h"
+
+namespace rrvm::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+uint64_t realtime_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+struct Saved {
+  std::string snapshot;
+  std::string console;  // the source's console at the end
+};
+
+// Boots a ticking source, saves it to DIR/vm.snap over QMP and quits it.
+void save_ticking_guest(const TempDir& dir, Saved* out) {
+  VmFiles f = vm_files(dir, "source");
+  RrvmProcess vm(dir, "source", vm_args(f, {"--append", "tick_ms=50"}));
+  QmpClient qmp;
+  ASSERT_EQ(qmp.connect(f.qmp, 10s), "") << vm.describe();
+  ASSERT_GE(wait_ticks(f.console, 3, 20s).size(), 3u) << read_file(f.console);
+  out->snapshot = dir.file("vm.snap");
+  nlohmann::json q = migrate_and_wait(qmp, "file:" + out->snapshot, 30s);
+  ASSERT_EQ(str_field(q, "status"), "completed") << q.dump();
+  EXPECT_EQ(qmp.status(), "postmigrate");
+  // A VM in postmigrate does not run: no tick is printed after the save.
+  out->console = read_file(f.console);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(read_file(f.console), out->console);
+  EXPECT_TRUE(qmp.ok("quit"));
+  ASSERT_EQ(vm.wait(20s), 0) << vm.describe();
+  expect_source_completion_sequence(load_trace(f.trace));
+}
+
+struct Restored {
+  std::vector<Tick> ticks;
+  uint64_t host_realtime_at_first_tick = 0;
+};
+
+void restore(const TempDir& dir, const std::string& snapshot, std::vector<std::string> extra,
+             Restored* out) {
+  VmFiles f = vm_files(dir, "target");
+  extra.insert(extra.begin(), {"--incoming", "file:" + snapshot});
+  RrvmProcess vm(dir, "target", vm_args(f, extra));
+  QmpClient qmp;
+  ASSERT_EQ(qmp.connect(f.qmp, 10s), "") << vm.describe();
+  ASSERT_GE(wait_ticks(f.console, 1, 20s).size(), 1u) << read_file(f.console) << vm.describe();
+  out->host_realtime_at_first_tick = realtime_ns();
+  out->ticks = wait_ticks(f.console, 3, 20s);
+  ASSERT_GE(out->ticks.size(), 3u);
+  EXPECT_EQ(qmp.status(), "running");
+  EXPECT_TRUE(qmp.ok("quit"));
+  ASSERT_EQ(vm.wait(20s), 0) << vm.describe();
+  expect_target_load_sequence(load_trace(f.trace));
+}
+
+void expect_continues(const Saved& saved, const Restored& restored) {
+  auto before = parse_ticks(saved.console);
+  ASSERT_FALSE(before.empty());
+  EXPECT_TRUE(is_continuation(saved.console, restored.ticks.front().n))
+      << "source's last tick " << before.back().n << ", target's first " << restored.ticks.front().n;
+  EXPECT_GT(restored.ticks.front().kvmclock_ns, before.back().kvmclock_ns);
+  for (size_t i = 1; i < restored.ticks.size(); ++i) {
+    EXPECT_GT(restored.ticks[i].kvmclock_ns, restored.ticks[i - 1].kvmclock_ns);
+    EXPECT_EQ(restored.ticks[i].n, restored.ticks[i - 1].n + 1);
+  }
+}
+
+TEST(E2eSnapshot, RestoreContinuesWithoutCountingStoppedTime) {
+  RRVM_E2E_REQUIRE_KVM();
+  TempDir dir;
+  Saved saved;
+  ASSERT_NO_FATAL_FAILURE(save_ticking_guest(dir, &saved));
+  std::this_thread::sleep_for(2s);  // stopped time the guest clock must not count
+  Restored restored;
+  ASSERT_NO_FATAL_FAILURE(restore(dir, saved.snapshot, {}, &restored));
+  expect_continues(saved, restored);
+  uint64_t gap = restored.ticks.front().kvmclock_ns - parse_ticks(saved.console).back().kvmclock_ns;
+  EXPECT_LT(gap, 1000000000ull) << "the guest clock counted the >= 2 s the VM was stopped";
+}
+
+TEST(E2eSnapshot, ClockAdvanceBringsGuestWallTimeToHostTime) {
+  RRVM_E2E_REQUIRE_KVM();
+  TempDir dir;
+  Saved saved;
+  ASSERT_NO_FATAL_FAILURE(save_ticking_guest(dir, &saved));
+  std::this_thread::sleep_for(2s);
+  Restored restored;
+  ASSERT_NO_FATAL_FAILURE(restore(dir, saved.snapshot, {"--clock-advance"}, &restored));
+  expect_continues(saved, restored);
+  uint64_t gap = restored.ticks.front().kvmclock_ns - parse_ticks(saved.console).back().kvmclock_ns;
+  EXPECT_GT(gap, 1800000000ull) << "with --clock-advance the guest clock counts the stopped time";
+  int64_t skew = int64_t(restored.ticks.front().wall_ns) - int64_t(restored.host_realtime_at_first_tick);
+  EXPECT_LT(std::llabs(skew), 1000000000ll) << "guest wall time differs from the host's by " << skew << " ns";
+}
+
+// A corrupt snapshot: rrvm refuses it with a message naming where, exits non-zero, and the
+// guest never ran (nothing on its console).
+void expect_refused(const TempDir& dir, const std::string& file, const std::string& what) {
+  std::string console = file + ".console";
+  RunResult r = run_rrvm(dir, "bad", {"run", "--no-trace", "--serial", console, "--incoming",
+                                      "file:" + file});
+  ASSERT_TRUE(r.status.has_value());
+  EXPECT_NE(*r.status, 0) << r.err;
+  EXPECT_FALSE(r.signaled) << r.err;
+  // The message names the part of the stream (a device section, or RAM, which is QEMU's "ram"
+  // section) and the offset where it went wrong.
+  EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+  EXPECT_TRUE(r.err.find("section '") != std::string::npos || r.err.find("RAM") != std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("offset"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(console), "") << "a vCPU ran";
+}
+
+TEST(E2eSnapshot, TruncatedAndBitFlippedSnapshotsAreRefused) {
+  RRVM_E2E_REQUIRE_KVM();
+  TempDir dir;
+  Saved saved;
+  ASSERT_NO_FATAL_FAILURE(save_ticking_guest(dir, &saved));
+  std::string bytes = read_file(saved.snapshot);
+  ASSERT_GT(bytes.size(), 4096u);
+  // Cut in the middle of the stream.
+  std::string truncated = dir.file("truncated.snap");
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect_refused(dir, truncated, "truncated");
+  // Flip one bit in the middle of the file.
+  std::string flipped = dir.file("flipped.snap");
+  std::string copy = bytes;
+  copy[copy.size() / 2] = char(copy[copy.size() / 2] ^ 0x10);
+  std::ofstream(flipped, std::ios::binary) << copy;
+  expect_refused(dir, flipped, "mismatch");
+}
+
+}  // namespace
+}  // namespace rrvm::e2e
