@@ -171,6 +171,11 @@ Status Machine::create_control() {
   migration_ = std::make_unique<migration::MigrationManager>(
       *this, [this](const migration::MigrationStats& stats) {
         if (qmp_) qmp_->emit_event("MIGRATION", {{"status", migration::status_name(stats.status)}});
+        // QEMU exits with EXIT_FAILURE when an incoming migration fails to load: the VM has no
+        // usable state, and no vCPU has run (the target refuses before starting them).
+        if (stats.incoming && stats.status == migration::MigrationStatus::Failed) {
+          request_shutdown(core::ShutdownCause::HostError, 1);
+        }
       });
   vcpu_set_->start();
   return ok_status();
