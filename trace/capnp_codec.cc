@@ -31,161 +31,173 @@ W to_wire(E e) {
   return static_cast<W>(static_cast<uint16_t>(e));
 }
 
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
+void encode(const RunStateChange& e, s::Event::Builder out) {
+  auto b = out.initRunStateChange();
+  b.setFrom(to_wire<s::RunState>(e.from));
+  b.setTo(to_wire<s::RunState>(e.to));
+  RRVM_PUT_BLOB(b, Reason, e.reason);
+  b.setAccepted(e.accepted);
+}
+
+void encode(const NotifierCall& e, s::Event::Builder out) {
+  auto b = out.initNotifierCall();
+  RRVM_PUT_BLOB(b, Handler, e.handler);
+  b.setPriority(e.priority);
+  b.setPhase(to_wire<s::NotifierPhase>(e.phase));
+  b.setRunning(e.running);
+  b.setState(to_wire<s::RunState>(e.state));
+}
+
+void encode(const MsrAccess& e, s::Event::Builder out) {
+  auto b = out.initMsrAccess();
+  b.setVcpu(e.vcpu);
+  b.setOp(to_wire<s::MsrOp>(e.op));
+  b.setLevel(to_wire<s::SyncLevel>(e.level));
+  auto entries = b.initEntries(static_cast<unsigned>(e.entries.size()));
+  for (unsigned i = 0; i < e.entries.size(); ++i) {
+    entries[i].setIndex(e.entries[i].index);
+    entries[i].setValue(e.entries[i].value);
+  }
+  b.setRequested(e.requested);
+  b.setProcessed(e.processed);
+  b.setErr(e.err);
+}
+
+void encode(const ClockAccess& e, s::Event::Builder out) {
+  auto b = out.initClockAccess();
+  b.setOp(to_wire<s::ClockOp>(e.op));
+  b.setClockNs(e.clock_ns);
+  b.setFlags(e.flags);
+  b.setHostTsc(e.host_tsc);
+  b.setRealtimeNs(e.realtime_ns);
+  b.setErr(e.err);
+}
+
+void encode(const KvmclockCtrl& e, s::Event::Builder out) {
+  auto b = out.initKvmclockCtrl();
+  b.setVcpu(e.vcpu);
+  b.setErr(e.err);
+}
+
+void encode(const TscRead& e, s::Event::Builder out) {
+  auto b = out.initTscRead();
+  b.setVcpu(e.vcpu);
+  b.setTsc(e.tsc);
+}
+
+void encode(const TscKhz& e, s::Event::Builder out) {
+  auto b = out.initTscKhz();
+  b.setVcpu(e.vcpu);
+  b.setSet(e.set);
+  b.setKhz(e.khz);
+  b.setErr(e.err);
+}
+
+void encode(const DeviceStatusWrite& e, s::Event::Builder out) {
+  auto b = out.initDeviceStatusWrite();
+  RRVM_PUT_BLOB(b, Device, e.device);
+  RRVM_PUT_BLOB(b, Transport, e.transport);
+  b.setOldStatus(e.old_status);
+  b.setNewStatus(e.new_status);
+  b.setSource(to_wire<s::StatusSource>(e.source));
+  b.setAccepted(e.accepted);
+  RRVM_PUT_BLOB(b, Reason, e.reason);
+}
+
+void encode(const DeviceReset& e, s::Event::Builder out) {
+  auto b = out.initDeviceReset();
+  RRVM_PUT_BLOB(b, Device, e.device);
+  RRVM_PUT_BLOB(b, Reason, e.reason);
+}
+
+void encode(const DeviceBackend& e, s::Event::Builder out) {
+  auto b = out.initDeviceBackend();
+  RRVM_PUT_BLOB(b, Device, e.device);
+  b.setOp(to_wire<s::BackendOp>(e.op));
+  RRVM_PUT_BLOB(b, Reason, e.reason);
+}
+
+void encode(const VcpuExit& e, s::Event::Builder out) {
+  auto b = out.initVcpuExit();
+  b.setVcpu(e.vcpu);
+  b.setKind(to_wire<s::ExitKind>(e.kind));
+  b.setAddress(e.address);
+  b.setSize(e.size);
+  b.setIsWrite(e.is_write);
+  if (e.data.size() <= sizeof(uint64_t)) {
+    // The common case (port and MMIO accesses) stays inside the Event: no pointer.
+    uint64_t value = 0;
+    if (!e.data.empty()) std::memcpy(&value, e.data.data(), e.data.size());
+    b.setValue(value);
+    b.setInlineLength(static_cast<uint8_t>(e.data.size()));
+  } else {
+    RRVM_PUT_BLOB(b, Data, e.data);
+  }
+  b.setDetail(e.detail);
+}
+
+void encode(const MonitorCommand& e, s::Event::Builder out) {
+  std::memcpy(out.initMonitorCommand(e.json.size()).begin(), e.json.data(), e.json.size());
+}
+
+void encode(const MonitorReply& e, s::Event::Builder out) {
+  std::memcpy(out.initMonitorReply(e.json.size()).begin(), e.json.data(), e.json.size());
+}
+
+void encode(const MigrationEvent& e, s::Event::Builder out) {
+  auto b = out.initMigration();
+  b.setPhase(to_wire<s::MigrationPhase>(e.phase));
+  b.setIteration(e.iteration);
+  b.setDirtyPages(e.dirty_pages);
+  b.setBytes(e.bytes);
+  b.setDowntimeNs(e.downtime_ns);
+  RRVM_PUT_BLOB(b, Detail, e.detail);
+}
+
+void encode(const SnapshotSection& e, s::Event::Builder out) {
+  auto b = out.initSnapshotSection();
+  b.setOp(to_wire<s::SectionOp>(e.op));
+  RRVM_PUT_BLOB(b, Device, e.device);
+  b.setBytes(e.bytes);
+  b.setChecksum(e.checksum);
+  b.setOk(e.ok);
+  RRVM_PUT_BLOB(b, Error, e.error);
+}
+
+void encode(const UserMark& e, s::Event::Builder out) {
+  std::memcpy(out.initUserMark(e.text.size()).begin(), e.text.data(), e.text.size());
+}
+
+void encode(const Warning& e, s::Event::Builder out) {
+  auto b = out.initWarning();
+  RRVM_PUT_BLOB(b, Component, e.component);
+  RRVM_PUT_BLOB(b, Text, e.text);
+}
+
+void encode(const HvCall& e, s::Event::Builder out) {
+  auto b = out.initHvCall();
+  b.setVcpu(e.vcpu);
+  RRVM_PUT_BLOB(b, Name, e.name);
+  b.setResult(e.result);
+  b.setErr(e.err);
+  RRVM_PUT_BLOB(b, Payload, e.payload);
+}
+
+void encode(const SpanBegin& e, s::Event::Builder out) {
+  auto b = out.initSpanBegin();
+  b.setParent(e.parent);
+  RRVM_PUT_BLOB(b, Name, e.name);
+}
+
+void encode(const SpanEnd&, s::Event::Builder out) { out.setSpanEnd(); }
+
+void encode(const Dropped& e, s::Event::Builder out) { out.initDropped().setCount(e.count); }
 
 void encode_body(const EventBody& body, s::Event::Builder out) {
   std::visit(
-      Overloaded{
-          [&](const RunStateChange& e) {
-            auto b = out.initRunStateChange();
-            b.setFrom(to_wire<s::RunState>(e.from));
-            b.setTo(to_wire<s::RunState>(e.to));
-            RRVM_PUT_BLOB(b, Reason, e.reason);
-            b.setAccepted(e.accepted);
-          },
-          [&](const NotifierCall& e) {
-            auto b = out.initNotifierCall();
-            RRVM_PUT_BLOB(b, Handler, e.handler);
-            b.setPriority(e.priority);
-            b.setPhase(to_wire<s::NotifierPhase>(e.phase));
-            b.setRunning(e.running);
-            b.setState(to_wire<s::RunState>(e.state));
-          },
-          [&](const MsrAccess& e) {
-            auto b = out.initMsrAccess();
-            b.setVcpu(e.vcpu);
-            b.setOp(to_wire<s::MsrOp>(e.op));
-            b.setLevel(to_wire<s::SyncLevel>(e.level));
-            auto entries = b.initEntries(static_cast<unsigned>(e.entries.size()));
-            for (unsigned i = 0; i < e.entries.size(); ++i) {
-              entries[i].setIndex(e.entries[i].index);
-              entries[i].setValue(e.entries[i].value);
-            }
-            b.setRequested(e.requested);
-            b.setProcessed(e.processed);
-            b.setErr(e.err);
-          },
-          [&](const ClockAccess& e) {
-            auto b = out.initClockAccess();
-            b.setOp(to_wire<s::ClockOp>(e.op));
-            b.setClockNs(e.clock_ns);
-            b.setFlags(e.flags);
-            b.setHostTsc(e.host_tsc);
-            b.setRealtimeNs(e.realtime_ns);
-            b.setErr(e.err);
-          },
-          [&](const KvmclockCtrl& e) {
-            auto b = out.initKvmclockCtrl();
-            b.setVcpu(e.vcpu);
-            b.setErr(e.err);
-          },
-          [&](const TscRead& e) {
-            auto b = out.initTscRead();
-            b.setVcpu(e.vcpu);
-            b.setTsc(e.tsc);
-          },
-          [&](const TscKhz& e) {
-            auto b = out.initTscKhz();
-            b.setVcpu(e.vcpu);
-            b.setSet(e.set);
-            b.setKhz(e.khz);
-            b.setErr(e.err);
-          },
-          [&](const DeviceStatusWrite& e) {
-            auto b = out.initDeviceStatusWrite();
-            RRVM_PUT_BLOB(b, Device, e.device);
-            RRVM_PUT_BLOB(b, Transport, e.transport);
-            b.setOldStatus(e.old_status);
-            b.setNewStatus(e.new_status);
-            b.setSource(to_wire<s::StatusSource>(e.source));
-            b.setAccepted(e.accepted);
-            RRVM_PUT_BLOB(b, Reason, e.reason);
-          },
-          [&](const DeviceReset& e) {
-            auto b = out.initDeviceReset();
-            RRVM_PUT_BLOB(b, Device, e.device);
-            RRVM_PUT_BLOB(b, Reason, e.reason);
-          },
-          [&](const DeviceBackend& e) {
-            auto b = out.initDeviceBackend();
-            RRVM_PUT_BLOB(b, Device, e.device);
-            b.setOp(to_wire<s::BackendOp>(e.op));
-            RRVM_PUT_BLOB(b, Reason, e.reason);
-          },
-          [&](const VcpuExit& e) {
-            auto b = out.initVcpuExit();
-            b.setVcpu(e.vcpu);
-            b.setKind(to_wire<s::ExitKind>(e.kind));
-            b.setAddress(e.address);
-            b.setSize(e.size);
-            b.setIsWrite(e.is_write);
-            if (e.data.size() <= sizeof(uint64_t)) {
-              // The common case (port and MMIO accesses) stays inside the Event: no pointer.
-              uint64_t value = 0;
-              if (!e.data.empty()) std::memcpy(&value, e.data.data(), e.data.size());
-              b.setValue(value);
-              b.setInlineLength(static_cast<uint8_t>(e.data.size()));
-            } else {
-              RRVM_PUT_BLOB(b, Data, e.data);
-            }
-            b.setDetail(e.detail);
-          },
-          [&](const MonitorCommand& e) {
-            std::memcpy(out.initMonitorCommand(e.json.size()).begin(), e.json.data(),
-                        e.json.size());
-          },
-          [&](const MonitorReply& e) {
-            std::memcpy(out.initMonitorReply(e.json.size()).begin(), e.json.data(), e.json.size());
-          },
-          [&](const MigrationEvent& e) {
-            auto b = out.initMigration();
-            b.setPhase(to_wire<s::MigrationPhase>(e.phase));
-            b.setIteration(e.iteration);
-            b.setDirtyPages(e.dirty_pages);
-            b.setBytes(e.bytes);
-            b.setDowntimeNs(e.downtime_ns);
-            RRVM_PUT_BLOB(b, Detail, e.detail);
-          },
-          [&](const SnapshotSection& e) {
-            auto b = out.initSnapshotSection();
-            b.setOp(to_wire<s::SectionOp>(e.op));
-            RRVM_PUT_BLOB(b, Device, e.device);
-            b.setBytes(e.bytes);
-            b.setChecksum(e.checksum);
-            b.setOk(e.ok);
-            RRVM_PUT_BLOB(b, Error, e.error);
-          },
-          [&](const UserMark& e) {
-            std::memcpy(out.initUserMark(e.text.size()).begin(), e.text.data(), e.text.size());
-          },
-          [&](const Warning& e) {
-            auto b = out.initWarning();
-            RRVM_PUT_BLOB(b, Component, e.component);
-            RRVM_PUT_BLOB(b, Text, e.text);
-          },
-          [&](const HvCall& e) {
-            auto b = out.initHvCall();
-            b.setVcpu(e.vcpu);
-            RRVM_PUT_BLOB(b, Name, e.name);
-            b.setResult(e.result);
-            b.setErr(e.err);
-            RRVM_PUT_BLOB(b, Payload, e.payload);
-          },
-          [&](const SpanBegin& e) {
-            auto b = out.initSpanBegin();
-            b.setParent(e.parent);
-            RRVM_PUT_BLOB(b, Name, e.name);
-          },
-          [&](const SpanEnd&) { out.setSpanEnd(); },
-          [&](const Dropped& e) { out.initDropped().setCount(e.count); },
-          [&](const std::monostate&) {
-            out.setSpanEnd();
-          },  // never encoded: the writer knows all types
+      [&](const auto& e) {
+        // The writer only encodes events it unpacked from its own buffers: never monostate.
+        if constexpr (!std::is_same_v<std::decay_t<decltype(e)>, std::monostate>) encode(e, out);
       },
       body);
 }
@@ -197,129 +209,183 @@ std::span<const uint8_t> exit_data(s::Event::VcpuExit::Reader r, DecodeScratch* 
   return {scratch->exit_data, std::min<size_t>(r.getInlineLength(), sizeof value)};
 }
 
+void decode_run_state_change(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getRunStateChange();
+  body.emplace<RunStateChange>(RunStateChange{to_enum<RunState>(r.getFrom(), RUN_STATE_COUNT),
+                                              to_enum<RunState>(r.getTo(), RUN_STATE_COUNT),
+                                              text(r.getReason()), r.getAccepted()});
+}
+
+void decode_notifier_call(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getNotifierCall();
+  body.emplace<NotifierCall>(NotifierCall{text(r.getHandler()), r.getPriority(),
+                                          to_enum<NotifierPhase>(r.getPhase(), 2), r.getRunning(),
+                                          to_enum<RunState>(r.getState(), RUN_STATE_COUNT)});
+}
+
+void decode_msr_access(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
+  auto r = in.getMsrAccess();
+  auto entries = r.getEntries();
+  auto& msrs = scratch->msrs;
+  msrs.clear();
+  msrs.reserve(entries.size());
+  for (auto entry : entries) msrs.push_back({entry.getIndex(), entry.getValue()});
+  body.emplace<MsrAccess>(MsrAccess{r.getVcpu(), to_enum<MsrOp>(r.getOp(), 2),
+                                    to_enum<SyncLevel>(r.getLevel(), 4), msrs, r.getRequested(),
+                                    r.getProcessed(), r.getErr()});
+}
+
+void decode_clock_access(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getClockAccess();
+  body.emplace<ClockAccess>(ClockAccess{to_enum<ClockOp>(r.getOp(), 2), r.getClockNs(),
+                                        r.getFlags(), r.getHostTsc(), r.getRealtimeNs(),
+                                        r.getErr()});
+}
+
+void decode_kvmclock_ctrl(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getKvmclockCtrl();
+  body.emplace<KvmclockCtrl>(KvmclockCtrl{r.getVcpu(), r.getErr()});
+}
+
+void decode_tsc_read(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getTscRead();
+  body.emplace<TscRead>(TscRead{r.getVcpu(), r.getTsc()});
+}
+
+void decode_tsc_khz(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getTscKhz();
+  body.emplace<TscKhz>(TscKhz{r.getVcpu(), r.getSet(), r.getKhz(), r.getErr()});
+}
+
+void decode_device_status_write(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getDeviceStatusWrite();
+  body.emplace<DeviceStatusWrite>(DeviceStatusWrite{
+      text(r.getDevice()), text(r.getTransport()), r.getOldStatus(), r.getNewStatus(),
+      to_enum<StatusSource>(r.getSource(), 3), r.getAccepted(), text(r.getReason())});
+}
+
+void decode_device_reset(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getDeviceReset();
+  body.emplace<DeviceReset>(DeviceReset{text(r.getDevice()), text(r.getReason())});
+}
+
+void decode_device_backend(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getDeviceBackend();
+  body.emplace<DeviceBackend>(
+      DeviceBackend{text(r.getDevice()), to_enum<BackendOp>(r.getOp(), 2), text(r.getReason())});
+}
+
+void decode_vcpu_exit(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
+  auto r = in.getVcpuExit();
+  body.emplace<VcpuExit>(VcpuExit{r.getVcpu(), to_enum<ExitKind>(r.getKind(), 10), r.getAddress(),
+                                  r.getSize(), r.getIsWrite(), exit_data(r, scratch),
+                                  r.getDetail()});
+}
+
+void decode_monitor_command(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  body.emplace<MonitorCommand>(MonitorCommand{text(in.getMonitorCommand())});
+}
+
+void decode_monitor_reply(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  body.emplace<MonitorReply>(MonitorReply{text(in.getMonitorReply())});
+}
+
+void decode_migration(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getMigration();
+  body.emplace<MigrationEvent>(MigrationEvent{to_enum<MigrationPhase>(r.getPhase(), 8),
+                                              r.getIteration(), r.getDirtyPages(), r.getBytes(),
+                                              r.getDowntimeNs(), text(r.getDetail())});
+}
+
+void decode_snapshot_section(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getSnapshotSection();
+  body.emplace<SnapshotSection>(SnapshotSection{to_enum<SectionOp>(r.getOp(), 2),
+                                                text(r.getDevice()), r.getBytes(), r.getChecksum(),
+                                                r.getOk(), text(r.getError())});
+}
+
+void decode_user_mark(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  body.emplace<UserMark>(UserMark{text(in.getUserMark())});
+}
+
+void decode_warning(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getWarning();
+  body.emplace<Warning>(Warning{text(r.getComponent()), text(r.getText())});
+}
+
+void decode_hv_call(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getHvCall();
+  body.emplace<HvCall>(
+      HvCall{r.getVcpu(), text(r.getName()), r.getResult(), r.getErr(), data(r.getPayload())});
+}
+
+void decode_span_begin(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  auto r = in.getSpanBegin();
+  body.emplace<SpanBegin>(SpanBegin{r.getParent(), text(r.getName())});
+}
+
+void decode_span_end(s::Event::Reader, DecodeScratch*, EventBody& body) {
+  body.emplace<SpanEnd>(SpanEnd{});
+}
+
+void decode_dropped(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+  body.emplace<Dropped>(Dropped{in.getDropped().getCount()});
+}
+
+using Decoder = void (*)(s::Event::Reader, DecodeScratch*, EventBody&);
+// Indexed by the union tag; the tags are the EventType values (checked below).
+constexpr Decoder DECODERS[] = {
+    decode_run_state_change, decode_notifier_call,
+    decode_msr_access,       decode_clock_access,
+    decode_kvmclock_ctrl,    decode_tsc_read,
+    decode_tsc_khz,          decode_device_status_write,
+    decode_device_reset,     decode_device_backend,
+    decode_vcpu_exit,        decode_monitor_command,
+    decode_monitor_reply,    decode_migration,
+    decode_snapshot_section, decode_user_mark,
+    decode_warning,          decode_hv_call,
+    decode_span_begin,       decode_span_end,
+    decode_dropped,
+};
+static_assert(std::size(DECODERS) == EVENT_TYPE_COUNT - 1);
+static_assert(static_cast<int>(s::Event::RUN_STATE_CHANGE) ==
+              static_cast<int>(EventType::RunStateChange));
+static_assert(static_cast<int>(s::Event::NOTIFIER_CALL) ==
+              static_cast<int>(EventType::NotifierCall));
+static_assert(static_cast<int>(s::Event::MSR_ACCESS) == static_cast<int>(EventType::MsrAccess));
+static_assert(static_cast<int>(s::Event::CLOCK_ACCESS) == static_cast<int>(EventType::ClockAccess));
+static_assert(static_cast<int>(s::Event::KVMCLOCK_CTRL) ==
+              static_cast<int>(EventType::KvmclockCtrl));
+static_assert(static_cast<int>(s::Event::TSC_READ) == static_cast<int>(EventType::TscRead));
+static_assert(static_cast<int>(s::Event::TSC_KHZ) == static_cast<int>(EventType::TscKhz));
+static_assert(static_cast<int>(s::Event::DEVICE_STATUS_WRITE) ==
+              static_cast<int>(EventType::DeviceStatusWrite));
+static_assert(static_cast<int>(s::Event::DEVICE_RESET) == static_cast<int>(EventType::DeviceReset));
+static_assert(static_cast<int>(s::Event::DEVICE_BACKEND) ==
+              static_cast<int>(EventType::DeviceBackend));
+static_assert(static_cast<int>(s::Event::VCPU_EXIT) == static_cast<int>(EventType::VcpuExit));
+static_assert(static_cast<int>(s::Event::MONITOR_COMMAND) ==
+              static_cast<int>(EventType::MonitorCommand));
+static_assert(static_cast<int>(s::Event::MONITOR_REPLY) ==
+              static_cast<int>(EventType::MonitorReply));
+static_assert(static_cast<int>(s::Event::MIGRATION) == static_cast<int>(EventType::MigrationEvent));
+static_assert(static_cast<int>(s::Event::SNAPSHOT_SECTION) ==
+              static_cast<int>(EventType::SnapshotSection));
+static_assert(static_cast<int>(s::Event::USER_MARK) == static_cast<int>(EventType::UserMark));
+static_assert(static_cast<int>(s::Event::WARNING) == static_cast<int>(EventType::Warning));
+static_assert(static_cast<int>(s::Event::HV_CALL) == static_cast<int>(EventType::HvCall));
+static_assert(static_cast<int>(s::Event::SPAN_BEGIN) == static_cast<int>(EventType::SpanBegin));
+static_assert(static_cast<int>(s::Event::SPAN_END) == static_cast<int>(EventType::SpanEnd));
+static_assert(static_cast<int>(s::Event::DROPPED) == static_cast<int>(EventType::Dropped));
+
 // Decodes into `body` in place (a hot loop of the reader: no temporary variant).
 void decode_body(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
-  switch (in.which()) {
-    case s::Event::RUN_STATE_CHANGE: {
-      auto r = in.getRunStateChange();
-      body.emplace<RunStateChange>(RunStateChange{to_enum<RunState>(r.getFrom(), RUN_STATE_COUNT),
-                                                  to_enum<RunState>(r.getTo(), RUN_STATE_COUNT),
-                                                  text(r.getReason()), r.getAccepted()});
-      return;
-    }
-    case s::Event::NOTIFIER_CALL: {
-      auto r = in.getNotifierCall();
-      body.emplace<NotifierCall>(NotifierCall{
-          text(r.getHandler()), r.getPriority(), to_enum<NotifierPhase>(r.getPhase(), 2),
-          r.getRunning(), to_enum<RunState>(r.getState(), RUN_STATE_COUNT)});
-      return;
-    }
-    case s::Event::MSR_ACCESS: {
-      auto r = in.getMsrAccess();
-      auto entries = r.getEntries();
-      auto& msrs = scratch->msrs;
-      msrs.clear();
-      msrs.reserve(entries.size());
-      for (auto entry : entries) msrs.push_back({entry.getIndex(), entry.getValue()});
-      body.emplace<MsrAccess>(MsrAccess{r.getVcpu(), to_enum<MsrOp>(r.getOp(), 2),
-                                        to_enum<SyncLevel>(r.getLevel(), 4), msrs, r.getRequested(),
-                                        r.getProcessed(), r.getErr()});
-      return;
-    }
-    case s::Event::CLOCK_ACCESS: {
-      auto r = in.getClockAccess();
-      body.emplace<ClockAccess>(ClockAccess{to_enum<ClockOp>(r.getOp(), 2), r.getClockNs(),
-                                            r.getFlags(), r.getHostTsc(), r.getRealtimeNs(),
-                                            r.getErr()});
-      return;
-    }
-    case s::Event::KVMCLOCK_CTRL: {
-      auto r = in.getKvmclockCtrl();
-      body.emplace<KvmclockCtrl>(KvmclockCtrl{r.getVcpu(), r.getErr()});
-      return;
-    }
-    case s::Event::TSC_READ: {
-      auto r = in.getTscRead();
-      body.emplace<TscRead>(TscRead{r.getVcpu(), r.getTsc()});
-      return;
-    }
-    case s::Event::TSC_KHZ: {
-      auto r = in.getTscKhz();
-      body.emplace<TscKhz>(TscKhz{r.getVcpu(), r.getSet(), r.getKhz(), r.getErr()});
-      return;
-    }
-    case s::Event::DEVICE_STATUS_WRITE: {
-      auto r = in.getDeviceStatusWrite();
-      body.emplace<DeviceStatusWrite>(DeviceStatusWrite{
-          text(r.getDevice()), text(r.getTransport()), r.getOldStatus(), r.getNewStatus(),
-          to_enum<StatusSource>(r.getSource(), 3), r.getAccepted(), text(r.getReason())});
-      return;
-    }
-    case s::Event::DEVICE_RESET: {
-      auto r = in.getDeviceReset();
-      body.emplace<DeviceReset>(DeviceReset{text(r.getDevice()), text(r.getReason())});
-      return;
-    }
-    case s::Event::DEVICE_BACKEND: {
-      auto r = in.getDeviceBackend();
-      body.emplace<DeviceBackend>(DeviceBackend{
-          text(r.getDevice()), to_enum<BackendOp>(r.getOp(), 2), text(r.getReason())});
-      return;
-    }
-    case s::Event::VCPU_EXIT: {
-      auto r = in.getVcpuExit();
-      body.emplace<VcpuExit>(VcpuExit{r.getVcpu(), to_enum<ExitKind>(r.getKind(), 10),
-                                      r.getAddress(), r.getSize(), r.getIsWrite(),
-                                      exit_data(r, scratch), r.getDetail()});
-      return;
-    }
-    case s::Event::MONITOR_COMMAND:
-      body.emplace<MonitorCommand>(MonitorCommand{text(in.getMonitorCommand())});
-      return;
-    case s::Event::MONITOR_REPLY:
-      body.emplace<MonitorReply>(MonitorReply{text(in.getMonitorReply())});
-      return;
-    case s::Event::MIGRATION: {
-      auto r = in.getMigration();
-      body.emplace<MigrationEvent>(MigrationEvent{to_enum<MigrationPhase>(r.getPhase(), 8),
-                                                  r.getIteration(), r.getDirtyPages(), r.getBytes(),
-                                                  r.getDowntimeNs(), text(r.getDetail())});
-      return;
-    }
-    case s::Event::SNAPSHOT_SECTION: {
-      auto r = in.getSnapshotSection();
-      body.emplace<SnapshotSection>(
-          SnapshotSection{to_enum<SectionOp>(r.getOp(), 2), text(r.getDevice()), r.getBytes(),
-                          r.getChecksum(), r.getOk(), text(r.getError())});
-      return;
-    }
-    case s::Event::USER_MARK:
-      body.emplace<UserMark>(UserMark{text(in.getUserMark())});
-      return;
-    case s::Event::WARNING: {
-      auto r = in.getWarning();
-      body.emplace<Warning>(Warning{text(r.getComponent()), text(r.getText())});
-      return;
-    }
-    case s::Event::HV_CALL: {
-      auto r = in.getHvCall();
-      body.emplace<HvCall>(
-          HvCall{r.getVcpu(), text(r.getName()), r.getResult(), r.getErr(), data(r.getPayload())});
-      return;
-    }
-    case s::Event::SPAN_BEGIN: {
-      auto r = in.getSpanBegin();
-      body.emplace<SpanBegin>(SpanBegin{r.getParent(), text(r.getName())});
-      return;
-    }
-    case s::Event::SPAN_END:
-      body.emplace<SpanEnd>(SpanEnd{});
-      return;
-    case s::Event::DROPPED:
-      body.emplace<Dropped>(Dropped{in.getDropped().getCount()});
-      return;
+  auto tag = static_cast<size_t>(in.which());
+  if (tag < std::size(DECODERS)) {
+    DECODERS[tag](in, scratch, body);
+  } else {
+    body.emplace<std::monostate>();  // a union member added after this rrvm
   }
-  body.emplace<std::monostate>();
 }
 
 }  // namespace

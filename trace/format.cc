@@ -30,7 +30,7 @@ std::string bytes_hex(std::span<const uint8_t> data) {
 
 std::string err_field(int32_t err) { return err == 0 ? "" : " err=" + errno_name(err); }
 
-std::string msr_fields(const MsrAccess& e) {
+std::string fields(const MsrAccess& e) {
   std::string s = std::string(msr_op_name(e.op)) + " vcpu=" + std::to_string(e.vcpu) +
                   " level=" + std::string(sync_level_name(e.level)) +
                   " processed=" + std::to_string(e.processed) + "/" + std::to_string(e.requested) +
@@ -45,7 +45,7 @@ std::string msr_fields(const MsrAccess& e) {
   return s;
 }
 
-std::string exit_fields(const VcpuExit& e) {
+std::string fields(const VcpuExit& e) {
   std::string s = "vcpu=" + std::to_string(e.vcpu) + " " + std::string(exit_kind_name(e.kind));
   if (e.kind == ExitKind::Io || e.kind == ExitKind::Mmio) {
     s += std::string(e.is_write ? " write " : " read ") +
@@ -58,7 +58,7 @@ std::string exit_fields(const VcpuExit& e) {
   return s;
 }
 
-std::string status_fields(const DeviceStatusWrite& e) {
+std::string fields(const DeviceStatusWrite& e) {
   return "device=" + std::string(e.device) + " transport=" + std::string(e.transport) + " " +
          std::to_string(e.old_status) + " -> " + std::to_string(e.new_status) + " (" +
          virtio_status_bits(e.old_status) + " -> " + virtio_status_bits(e.new_status) +
@@ -67,12 +67,86 @@ std::string status_fields(const DeviceStatusWrite& e) {
          (e.reason.empty() ? "" : " reason=" + quoted(e.reason));
 }
 
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
+std::string fields(const RunStateChange& e) {
+  return std::string(run_state_name(e.from)) + " -> " + std::string(run_state_name(e.to)) +
+         " reason=" + quoted(e.reason) + (e.accepted ? "" : " REFUSED");
+}
+
+std::string fields(const NotifierCall& e) {
+  return "handler=" + std::string(e.handler) + " priority=" + std::to_string(e.priority) +
+         " phase=" + std::string(notifier_phase_name(e.phase)) +
+         " running=" + (e.running ? "true" : "false") +
+         " state=" + std::string(run_state_name(e.state));
+}
+
+std::string fields(const ClockAccess& e) {
+  return std::string(clock_op_name(e.op)) + " clock=" + std::to_string(e.clock_ns) +
+         "ns flags=" + clock_flags_name(e.flags) + " host_tsc=" + hex(e.host_tsc) +
+         " realtime=" + std::to_string(e.realtime_ns) + "ns" + err_field(e.err);
+}
+
+std::string fields(const KvmclockCtrl& e) {
+  return "vcpu=" + std::to_string(e.vcpu) + " result=" + errno_name(e.err);
+}
+
+std::string fields(const TscRead& e) {
+  return "vcpu=" + std::to_string(e.vcpu) + " tsc=" + hex(e.tsc);
+}
+
+std::string fields(const TscKhz& e) {
+  return "vcpu=" + std::to_string(e.vcpu) + (e.set ? " set" : " get") +
+         " khz=" + std::to_string(e.khz) + err_field(e.err);
+}
+
+std::string fields(const DeviceReset& e) {
+  return "device=" + std::string(e.device) + " reason=" + quoted(e.reason);
+}
+
+std::string fields(const DeviceBackend& e) {
+  return "device=" + std::string(e.device) + " " + std::string(backend_op_name(e.op)) +
+         " reason=" + quoted(e.reason);
+}
+
+std::string fields(const MonitorCommand& e) { return std::string(e.json); }
+
+std::string fields(const MonitorReply& e) { return std::string(e.json); }
+
+std::string fields(const MigrationEvent& e) {
+  return std::string(migration_phase_name(e.phase)) + " iteration=" + std::to_string(e.iteration) +
+         " dirty_pages=" + std::to_string(e.dirty_pages) + " bytes=" + std::to_string(e.bytes) +
+         " downtime=" + std::to_string(e.downtime_ns) + "ns" +
+         (e.detail.empty() ? "" : " detail=" + quoted(e.detail));
+}
+
+std::string fields(const SnapshotSection& e) {
+  return std::string(section_op_name(e.op)) + " device=" + std::string(e.device) +
+         " bytes=" + std::to_string(e.bytes) + " checksum=" + hex(e.checksum) +
+         (e.ok ? " ok" : " FAILED error=" + quoted(e.error));
+}
+
+std::string fields(const UserMark& e) { return quoted(e.text); }
+
+std::string fields(const Warning& e) {
+  return std::string(e.component) + ": " + std::string(e.text);
+}
+
+std::string fields(const HvCall& e) {
+  return std::string(e.name) + " vcpu=" + std::to_string(e.vcpu) +
+         " result=" + std::to_string(e.result) + err_field(e.err) +
+         " payload=" + std::to_string(e.payload.size()) + "B";
+}
+
+std::string fields(const SpanBegin& e) { return quoted(e.name) + " parent=" + hex(e.parent); }
+
+std::string fields(const SpanEnd&) { return std::string(); }
+
+std::string fields(const Dropped& e) {
+  return std::to_string(e.count) + " events lost (the thread's trace buffer was full)";
+}
+
+std::string fields(const std::monostate&) {
+  return std::string("(an event type this rrvm does not know)");
+}
 
 }  // namespace
 
@@ -112,74 +186,7 @@ std::string format_time(uint64_t time_ns, uint64_t start_ns) {
 }
 
 std::string format_fields(const EventRecord& event) {
-  return std::visit(
-      Overloaded{
-          [](const RunStateChange& e) {
-            return std::string(run_state_name(e.from)) + " -> " +
-                   std::string(run_state_name(e.to)) + " reason=" + quoted(e.reason) +
-                   (e.accepted ? "" : " REFUSED");
-          },
-          [](const NotifierCall& e) {
-            return "handler=" + std::string(e.handler) + " priority=" + std::to_string(e.priority) +
-                   " phase=" + std::string(notifier_phase_name(e.phase)) +
-                   " running=" + (e.running ? "true" : "false") +
-                   " state=" + std::string(run_state_name(e.state));
-          },
-          [](const MsrAccess& e) { return msr_fields(e); },
-          [](const ClockAccess& e) {
-            return std::string(clock_op_name(e.op)) + " clock=" + std::to_string(e.clock_ns) +
-                   "ns flags=" + clock_flags_name(e.flags) + " host_tsc=" + hex(e.host_tsc) +
-                   " realtime=" + std::to_string(e.realtime_ns) + "ns" + err_field(e.err);
-          },
-          [](const KvmclockCtrl& e) {
-            return "vcpu=" + std::to_string(e.vcpu) + " result=" + errno_name(e.err);
-          },
-          [](const TscRead& e) { return "vcpu=" + std::to_string(e.vcpu) + " tsc=" + hex(e.tsc); },
-          [](const TscKhz& e) {
-            return "vcpu=" + std::to_string(e.vcpu) + (e.set ? " set" : " get") +
-                   " khz=" + std::to_string(e.khz) + err_field(e.err);
-          },
-          [](const DeviceStatusWrite& e) { return status_fields(e); },
-          [](const DeviceReset& e) {
-            return "device=" + std::string(e.device) + " reason=" + quoted(e.reason);
-          },
-          [](const DeviceBackend& e) {
-            return "device=" + std::string(e.device) + " " + std::string(backend_op_name(e.op)) +
-                   " reason=" + quoted(e.reason);
-          },
-          [](const VcpuExit& e) { return exit_fields(e); },
-          [](const MonitorCommand& e) { return std::string(e.json); },
-          [](const MonitorReply& e) { return std::string(e.json); },
-          [](const MigrationEvent& e) {
-            return std::string(migration_phase_name(e.phase)) +
-                   " iteration=" + std::to_string(e.iteration) +
-                   " dirty_pages=" + std::to_string(e.dirty_pages) +
-                   " bytes=" + std::to_string(e.bytes) +
-                   " downtime=" + std::to_string(e.downtime_ns) + "ns" +
-                   (e.detail.empty() ? "" : " detail=" + quoted(e.detail));
-          },
-          [](const SnapshotSection& e) {
-            return std::string(section_op_name(e.op)) + " device=" + std::string(e.device) +
-                   " bytes=" + std::to_string(e.bytes) + " checksum=" + hex(e.checksum) +
-                   (e.ok ? " ok" : " FAILED error=" + quoted(e.error));
-          },
-          [](const UserMark& e) { return quoted(e.text); },
-          [](const Warning& e) { return std::string(e.component) + ": " + std::string(e.text); },
-          [](const HvCall& e) {
-            return std::string(e.name) + " vcpu=" + std::to_string(e.vcpu) +
-                   " result=" + std::to_string(e.result) + err_field(e.err) +
-                   " payload=" + std::to_string(e.payload.size()) + "B";
-          },
-          [](const SpanBegin& e) { return quoted(e.name) + " parent=" + hex(e.parent); },
-          [](const SpanEnd&) { return std::string(); },
-          [](const Dropped& e) {
-            return std::to_string(e.count) + " events lost (the thread's trace buffer was full)";
-          },
-          [](const std::monostate&) {
-            return std::string("(an event type this rrvm does not know)");
-          },
-      },
-      event.body);
+  return std::visit([](const auto& e) { return fields(e); }, event.body);
 }
 
 std::optional<TracePoint> parse_trace_point(std::string_view text) {
