@@ -56,10 +56,10 @@ TEST_F(CpuSyncTest, PutBeforeAnyReadIsRefused) {
 TEST_F(CpuSyncTest, GetFollowsQemusOrderAndMarksDirty) {
   ASSERT_TRUE(sync.synchronize_state().ok());
   EXPECT_TRUE(sync.dirty());
-  EXPECT_EQ(sequence(log), (std::vector<std::string>{
-                               "KVM_GET_REGS", "KVM_GET_XSAVE", "KVM_GET_XCRS", "KVM_GET_SREGS",
-                               "KVM_GET_MSRS", "KVM_GET_MP_STATE", "KVM_GET_LAPIC",
-                               "KVM_GET_VCPU_EVENTS", "KVM_GET_DEBUGREGS"}));
+  EXPECT_EQ(sequence(log),
+            (std::vector<std::string>{
+                "KVM_GET_REGS", "KVM_GET_XSAVE", "KVM_GET_XCRS", "KVM_GET_SREGS", "KVM_GET_MSRS",
+                "KVM_GET_MP_STATE", "KVM_GET_LAPIC", "KVM_GET_VCPU_EVENTS", "KVM_GET_DEBUGREGS"}));
   auto get = log.named("KVM_GET_MSRS").at(0);
   EXPECT_TRUE(has_msr(get, msr::IA32_TSC));           // not cached yet
   EXPECT_TRUE(has_msr(get, msr::IA32_TSC_DEADLINE));  // gets read it; puts write it on its own
@@ -76,11 +76,11 @@ TEST_F(CpuSyncTest, PostInitPutsEverythingAtFullInOrder) {
   log.clear();
   ASSERT_TRUE(sync.synchronize_post_init().ok());
   EXPECT_FALSE(sync.dirty());
-  EXPECT_EQ(sequence(log), (std::vector<std::string>{
-                               "KVM_SET_TSC_KHZ", "KVM_SET_REGS", "KVM_SET_XSAVE", "KVM_SET_XCRS",
-                               "KVM_SET_SREGS", "KVM_SET_MSRS", "KVM_SET_LAPIC",
-                               "KVM_SET_VCPU_EVENTS", "KVM_SET_MP_STATE",
-                               "KVM_SET_MSRS(TSC_DEADLINE)", "KVM_SET_DEBUGREGS"}));
+  EXPECT_EQ(sequence(log),
+            (std::vector<std::string>{"KVM_SET_TSC_KHZ", "KVM_SET_REGS", "KVM_SET_XSAVE",
+                                      "KVM_SET_XCRS", "KVM_SET_SREGS", "KVM_SET_MSRS",
+                                      "KVM_SET_LAPIC", "KVM_SET_VCPU_EVENTS", "KVM_SET_MP_STATE",
+                                      "KVM_SET_MSRS(TSC_DEADLINE)", "KVM_SET_DEBUGREGS"}));
   auto puts = log.named("KVM_SET_MSRS");
   ASSERT_EQ(puts.size(), 2u);
   EXPECT_EQ(puts[0].level, trace::SyncLevel::Full);
@@ -205,7 +205,8 @@ TEST_F(CpuSyncTest, FpuInsteadOfXsaveWhenConfigured) {
   ASSERT_TRUE(sync.synchronize_post_init().ok());
   EXPECT_EQ(log.count("KVM_GET_FPU"), 1u);
   EXPECT_EQ(log.count("KVM_SET_FPU"), 1u);
-  EXPECT_EQ(log.count("KVM_GET_XSAVE") + log.count("KVM_SET_XSAVE") + log.count("KVM_GET_XCRS"), 0u);
+  EXPECT_EQ(log.count("KVM_GET_XSAVE") + log.count("KVM_SET_XSAVE") + log.count("KVM_GET_XCRS"),
+            0u);
 }
 
 TEST_F(CpuSyncTest, LoadValidatesAndIsPutAtFull) {

@@ -28,9 +28,7 @@ class ScratchDevice : public BusDevice {
 
 class Requests : public VmRequests {
  public:
-  void do_request_shutdown(ShutdownCause cause, int status) override {
-    shutdown = {cause, status};
-  }
+  void do_request_shutdown(ShutdownCause cause, int status) override { shutdown = {cause, status}; }
   void do_request_reset(ShutdownCause cause) override { reset = cause; }
   void do_request_vmstop(RunState state, std::string_view reason) override {
     vmstop = state;

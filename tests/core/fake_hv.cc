@@ -118,10 +118,10 @@ void FakeVcpu::clear_kick() {
   kicked_ = false;
 }
 
-#define FAKE_GET(fn, field, name)              \
+#define FAKE_GET(fn, field, name)                    \
   Result<decltype(FakeVcpu::field)> FakeVcpu::fn() { \
-    log(name);                                 \
-    return field;                              \
+    log(name);                                       \
+    return field;                                    \
   }
 #define FAKE_SET(fn, type, field, name) \
   Status FakeVcpu::fn(type v) {         \
@@ -248,16 +248,37 @@ Status FakeVm::set_clock(const hv::ClockData& c) {
   return ok_status();
 }
 
-// --- MSRs ------------------------------------------------------------------------------------------
+// --- MSRs
+// ------------------------------------------------------------------------------------------
 
 std::vector<uint32_t> typical_msr_index_list() {
   namespace m = hv::msr;
-  return {m::IA32_TSC, m::IA32_FEATURE_CONTROL, m::IA32_TSC_ADJUST, m::IA32_SPEC_CTRL,
-          m::IA32_SYSENTER_CS, m::IA32_SYSENTER_ESP, m::IA32_SYSENTER_EIP, m::IA32_MISC_ENABLE,
-          m::IA32_PAT, m::IA32_TSC_DEADLINE, m::EFER, m::STAR, m::LSTAR, m::CSTAR, m::FMASK,
-          m::KERNEL_GS_BASE, m::TSC_AUX, m::KVM_WALL_CLOCK_NEW, m::KVM_SYSTEM_TIME_NEW,
-          m::KVM_ASYNC_PF_EN, m::KVM_STEAL_TIME, m::KVM_PV_EOI_EN, m::KVM_POLL_CONTROL,
-          m::KVM_ASYNC_PF_INT, m::IA32_MTRR_DEF_TYPE, m::IA32_MCG_STATUS};
+  return {m::IA32_TSC,
+          m::IA32_FEATURE_CONTROL,
+          m::IA32_TSC_ADJUST,
+          m::IA32_SPEC_CTRL,
+          m::IA32_SYSENTER_CS,
+          m::IA32_SYSENTER_ESP,
+          m::IA32_SYSENTER_EIP,
+          m::IA32_MISC_ENABLE,
+          m::IA32_PAT,
+          m::IA32_TSC_DEADLINE,
+          m::EFER,
+          m::STAR,
+          m::LSTAR,
+          m::CSTAR,
+          m::FMASK,
+          m::KERNEL_GS_BASE,
+          m::TSC_AUX,
+          m::KVM_WALL_CLOCK_NEW,
+          m::KVM_SYSTEM_TIME_NEW,
+          m::KVM_ASYNC_PF_EN,
+          m::KVM_STEAL_TIME,
+          m::KVM_PV_EOI_EN,
+          m::KVM_POLL_CONTROL,
+          m::KVM_ASYNC_PF_INT,
+          m::IA32_MTRR_DEF_TYPE,
+          m::IA32_MCG_STATUS};
 }
 
 void give_typical_msrs(FakeVcpu& vcpu) {

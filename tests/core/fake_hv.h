@@ -78,7 +78,8 @@ class FakeVcpu final : public hv::Vcpu {
   hv::MpState mp_state = hv::MpState::Runnable;
   uint32_t tsc_khz = 2'000'000;
 
-  // --- hv::Vcpu -----------------------------------------------------------------------------------
+  // --- hv::Vcpu
+  // -----------------------------------------------------------------------------------
   int index() const override { return index_; }
   Result<hv::Exit> run() override;
   void kick() override;
@@ -126,14 +127,16 @@ class FakeVm final : public hv::Vm {
  public:
   explicit FakeVm(CallLog& log) : log_(log) {}
 
-  hv::ClockData clock{};      // what KVM_GET_CLOCK returns
+  hv::ClockData clock{};                  // what KVM_GET_CLOCK returns
   std::vector<hv::ClockData> set_clocks;  // every KVM_SET_CLOCK argument
   int get_clock_errno = 0;
   int set_clock_errno = 0;
   bool refuse_realtime = false;  // KVM_SET_CLOCK with KVM_CLOCK_REALTIME fails (EINVAL)
 
   Result<std::unique_ptr<hv::Vcpu>> create_vcpu(int index) override;
-  Status set_memory_region(const hv::MemoryRegion&) override { return logged("KVM_SET_USER_MEMORY_REGION"); }
+  Status set_memory_region(const hv::MemoryRegion&) override {
+    return logged("KVM_SET_USER_MEMORY_REGION");
+  }
   Result<std::vector<uint64_t>> get_dirty_log(uint32_t, uint64_t) override;
   Status create_irqchip() override { return logged("KVM_CREATE_IRQCHIP"); }
   Status create_pit() override { return logged("KVM_CREATE_PIT2"); }

@@ -75,8 +75,9 @@ class KvmCoreTest : public ::testing::Test {
     RRVM_ASSERT_OK(create_vm());
     std::memcpy(memory_.slice(CODE, code.size()).value().data(), code.data(), code.size());
     ASSERT_TRUE(pio_.insert(0x80, 1, port_).ok());
-    ASSERT_TRUE(pio_.insert(devices::DEBUG_EXIT_PORT, 1,
-                            std::make_shared<devices::DebugExit>(requests_)).ok());
+    ASSERT_TRUE(
+        pio_.insert(devices::DEBUG_EXIT_PORT, 1, std::make_shared<devices::DebugExit>(requests_))
+            .ok());
     config_.msrs = hv::MsrIndexList(hv_->msr_index_list().value());
     vcpus_ = std::make_unique<VcpuSet>(run_state_, notifiers_, config_, pio_, mmio_, requests_);
     vcpus_->add(*vcpu_);

@@ -79,9 +79,7 @@ TEST(MainLoop, NotifyMakesTheLoopPollAgain) {
 TEST(MainLoop, CallOnTheLoopThreadRunsDirectly) {
   MainLoop loop;
   int depth = 0;
-  loop.post("outer", [&] {
-    EXPECT_TRUE(loop.call("inner", [&] { depth = 2; }));
-  });
+  loop.post("outer", [&] { EXPECT_TRUE(loop.call("inner", [&] { depth = 2; })); });
   loop.run([&] { return depth == 2; });
   EXPECT_EQ(depth, 2);
 }

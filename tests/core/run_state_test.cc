@@ -16,18 +16,21 @@ namespace {
 const std::pair<const char*, const char*> DOC_TABLE[] = {
     {"prelaunch", "inmigrate suspended running finish-migrate"},
     {"debug", "running finish-migrate prelaunch suspended"},
-    {"inmigrate", "internal-error io-error paused running shutdown suspended watchdog "
-                  "guest-panicked finish-migrate prelaunch postmigrate colo"},
+    {"inmigrate",
+     "internal-error io-error paused running shutdown suspended watchdog "
+     "guest-panicked finish-migrate prelaunch postmigrate colo"},
     {"internal-error", "paused finish-migrate prelaunch"},
     {"io-error", "running finish-migrate prelaunch"},
     {"paused", "running finish-migrate postmigrate prelaunch colo suspended"},
     {"postmigrate", "running finish-migrate prelaunch"},
-    {"finish-migrate", "running paused postmigrate prelaunch colo internal-error io-error "
-                       "shutdown suspended watchdog guest-panicked"},
+    {"finish-migrate",
+     "running paused postmigrate prelaunch colo internal-error io-error "
+     "shutdown suspended watchdog guest-panicked"},
     {"restore-vm", "running prelaunch suspended"},
     {"colo", "running prelaunch shutdown"},
-    {"running", "debug internal-error io-error paused finish-migrate restore-vm save-vm shutdown "
-                "watchdog guest-panicked colo suspended"},
+    {"running",
+     "debug internal-error io-error paused finish-migrate restore-vm save-vm shutdown "
+     "watchdog guest-panicked colo suspended"},
     {"save-vm", "running suspended"},
     {"shutdown", "paused finish-migrate prelaunch colo"},
     {"suspended", "running finish-migrate prelaunch colo paused save-vm restore-vm shutdown"},

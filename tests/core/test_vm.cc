@@ -22,20 +22,20 @@ TestVm::TestVm(int vcpu_count, VmControlOptions options, bool no_reboot, bool re
       vm(*fake_vm_),
       requests(loop, no_reboot),
       vcpus(run_state, notifiers, config, pio, mmio, requests),
-      control(run_state, notifiers, vcpus, requests, loop,
-              VmControlCallbacks{
-                  .event =
-                      [this](std::string_view name, std::optional<ShutdownCause> cause) {
-                        {
-                          std::lock_guard lock(events_mu_);
-                          std::string e(name);
-                          if (cause) e += " " + std::string(shutdown_cause_name(*cause));
-                          events_.push_back(e);
-                        }
-                        if (on_event) on_event(name, cause);
-                      },
-                  .reset_devices = {}},
-              options) {
+      control(
+          run_state, notifiers, vcpus, requests, loop,
+          VmControlCallbacks{.event =
+                                 [this](std::string_view name, std::optional<ShutdownCause> cause) {
+                                   {
+                                     std::lock_guard lock(events_mu_);
+                                     std::string e(name);
+                                     if (cause) e += " " + std::string(shutdown_cause_name(*cause));
+                                     events_.push_back(e);
+                                   }
+                                   if (on_event) on_event(name, cause);
+                                 },
+                             .reset_devices = {}},
+          options) {
   config.msrs = hv::MsrIndexList(typical_msr_index_list());
   for (int i = 0; i < vcpu_count; ++i) {
     auto fake = std::make_unique<FakeVcpu>(i, log);

@@ -38,7 +38,8 @@ class TraceCapture {
 long find_event(const std::vector<TracedEvent>& events, size_t from,
                 const std::function<bool(const TracedEvent&)>& match);
 // Shorthands for `match`: type and a piece of the text.
-std::function<bool(const TracedEvent&)> is(trace::EventType type, const std::string& text_part = "");
+std::function<bool(const TracedEvent&)> is(trace::EventType type,
+                                           const std::string& text_part = "");
 // True when the backtrace holds these span names in this order (innermost first), not
 // necessarily adjacent.
 bool backtrace_has(const TracedEvent& e, const std::vector<std::string>& names);

@@ -198,7 +198,7 @@ TEST_F(VmControlTest, TripleFaultResetsStateAtResetLevelAndKeepsRunning) {
   vm.boot();
   ASSERT_TRUE(vm.control.vm_start("boot").ok());
   ASSERT_TRUE(vm.fake(0).wait_runs(1) && vm.fake(1).wait_runs(1));  // no KVM_RUN after the clear
-  vm.vcpus.sync(0).state().regs.rip = 0xdead;  // what the guest did since boot
+  vm.vcpus.sync(0).state().regs.rip = 0xdead;                       // what the guest did since boot
   vm.log.clear();
   vm.start_loop();
   vm.fake(0).push_exit(hv::Exit{.kind = hv::Exit::Kind::Shutdown});
@@ -206,7 +206,8 @@ TEST_F(VmControlTest, TripleFaultResetsStateAtResetLevelAndKeepsRunning) {
     auto e = vm.events();
     return !e.empty() && e.back() == "RESET guest-reset";
   }));
-  ASSERT_TRUE(eventually([&] { return vm.log.count("KVM_RUN", 0) > 0 && vm.log.count("KVM_RUN", 1) > 0; }));
+  ASSERT_TRUE(
+      eventually([&] { return vm.log.count("KVM_RUN", 0) > 0 && vm.log.count("KVM_RUN", 1) > 0; }));
   EXPECT_EQ(vm.run_state.get(), RunState::Running);
   for (int i = 0; i < 2; ++i) {
     auto puts = vm.log.named("KVM_SET_MSRS", i);

@@ -22,7 +22,8 @@ TEST(VmStateNotifiers, StartRunsAllPreparesThenAllMainsAscending) {
   n.add("a", r.cb("main a"), -5, r.cb("prep a"));
   n.add("c", r.cb("main c"), 0);  // no prepare callback
   n.notify(true, RunState::Running);
-  EXPECT_EQ(r.calls, (std::vector<std::string>{"prep a+", "prep b+", "main a+", "main c+", "main b+"}));
+  EXPECT_EQ(r.calls,
+            (std::vector<std::string>{"prep a+", "prep b+", "main a+", "main c+", "main b+"}));
 }
 
 TEST(VmStateNotifiers, StopRunsBothPassesDescending) {
@@ -32,7 +33,8 @@ TEST(VmStateNotifiers, StopRunsBothPassesDescending) {
   n.add("a", r.cb("main a"), -5, r.cb("prep a"));
   n.add("c", r.cb("main c"), 0);
   n.notify(false, RunState::Paused);
-  EXPECT_EQ(r.calls, (std::vector<std::string>{"prep b-", "prep a-", "main b-", "main c-", "main a-"}));
+  EXPECT_EQ(r.calls,
+            (std::vector<std::string>{"prep b-", "prep a-", "main b-", "main c-", "main a-"}));
 }
 
 TEST(VmStateNotifiers, EqualPrioritiesKeepRegistrationOrderAndReverseOnStop) {
@@ -44,7 +46,8 @@ TEST(VmStateNotifiers, EqualPrioritiesKeepRegistrationOrderAndReverseOnStop) {
   n.add("early", r.cb("early"), -1);
   n.notify(true, RunState::Running);
   n.notify(false, RunState::Paused);
-  EXPECT_EQ(r.calls, (std::vector<std::string>{"early+", "x+", "y+", "z+", "z-", "y-", "x-", "early-"}));
+  EXPECT_EQ(r.calls,
+            (std::vector<std::string>{"early+", "x+", "y+", "z+", "z-", "y-", "x-", "early-"}));
 }
 
 TEST(VmStateNotifiers, PassesRunningAndState) {

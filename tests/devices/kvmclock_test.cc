@@ -125,7 +125,8 @@ TEST_F(KvmclockTest, PlainPauseThenMigrationKeepsTheFirstClock) {
   vm_.vm.clock.clock_ns = 8'000'000'000;
   ASSERT_TRUE(vm_.control.vm_stop_force_state(RunState::FinishMigrate, "migration").ok());
   ASSERT_TRUE(clock_.pre_save().ok());
-  EXPECT_EQ(vm_.log.count("KVM_GET_CLOCK"), 1u);  // no notifier on the second stop, no pre_save read
+  EXPECT_EQ(vm_.log.count("KVM_GET_CLOCK"),
+            1u);  // no notifier on the second stop, no pre_save read
   EXPECT_EQ(clock_.save().clock_ns, 7'000'000'000u);
 }
 
@@ -188,8 +189,10 @@ TEST_F(UnreliableKvmclockTest, StartRecomputesTheClockFromTheGuestsPvclockPage) 
   ASSERT_TRUE(vm_.control.vm_stop(RunState::Paused, "qmp:stop").ok());
   EXPECT_FALSE(clock_.reliable());  // TSC_STABLE without the capability is not enough
   // 0.5 ns per TSC tick: at TSC 3000 the guest's clock is 5 s + (3000 - 1000) / 2 ns.
-  guest_enables_kvmclock({.tsc_timestamp = 1000, .system_time = 5'000'000'000,
-                          .tsc_to_system_mul = 0x80000000u, .tsc_shift = 0});
+  guest_enables_kvmclock({.tsc_timestamp = 1000,
+                          .system_time = 5'000'000'000,
+                          .tsc_to_system_mul = 0x80000000u,
+                          .tsc_shift = 0});
   vm_.fake(0).msrs[msr::IA32_TSC] = 3000;
   vm_.log.clear();
   ASSERT_TRUE(vm_.control.vm_start("qmp:cont").ok());
@@ -199,15 +202,17 @@ TEST_F(UnreliableKvmclockTest, StartRecomputesTheClockFromTheGuestsPvclockPage) 
   // stop's cached TSC), before KVM_SET_CLOCK.
   auto gets = vm_.log.named("KVM_GET_MSRS", 0);
   ASSERT_EQ(gets.size(), 1u);
-  EXPECT_TRUE(std::any_of(gets[0].msrs.begin(), gets[0].msrs.end(),
-                          [](const auto& e) { return e.index == msr::IA32_TSC && e.value == 3000; }));
+  EXPECT_TRUE(std::any_of(gets[0].msrs.begin(), gets[0].msrs.end(), [](const auto& e) {
+    return e.index == msr::IA32_TSC && e.value == 3000;
+  }));
   EXPECT_LT(vm_.log.first("KVM_GET_MSRS", 0), vm_.log.first("KVM_SET_CLOCK"));
 }
 
 TEST_F(UnreliableKvmclockTest, APvclockPageFromTheFutureKeepsTheSavedClock) {
   boot_and_start();
   ASSERT_TRUE(vm_.control.vm_stop(RunState::Paused, "qmp:stop").ok());
-  guest_enables_kvmclock({.tsc_timestamp = 10'000, .system_time = 1, .tsc_to_system_mul = 1u << 31});
+  guest_enables_kvmclock(
+      {.tsc_timestamp = 10'000, .system_time = 1, .tsc_to_system_mul = 1u << 31});
   vm_.fake(0).msrs[msr::IA32_TSC] = 500;
   ASSERT_TRUE(vm_.control.vm_start("qmp:cont").ok());
   EXPECT_EQ(vm_.vm.set_clocks.back().clock_ns, 7'000'000'000u);
@@ -226,7 +231,8 @@ TEST_F(KvmclockTest, RestoredClockIsUnreliableUnlessTheStateSaysSo) {
   vm_.boot();
   ASSERT_TRUE(vm_.run_state.set(RunState::InMigrate, "incoming").ok());
   ASSERT_TRUE(clock_.restore({.clock_ns = 3'000'000'000, .reliable = false}).ok());
-  guest_enables_kvmclock({.tsc_timestamp = 0, .system_time = 4'000'000'000, .tsc_to_system_mul = 1u << 31});
+  guest_enables_kvmclock(
+      {.tsc_timestamp = 0, .system_time = 4'000'000'000, .tsc_to_system_mul = 1u << 31});
   vm_.fake(0).msrs[msr::IA32_TSC] = 2'000'000;
   ASSERT_TRUE(vm_.control.vm_start("incoming").ok());
   EXPECT_EQ(vm_.vm.set_clocks.back().clock_ns, 4'001'000'000u);  // recomputed from the page
@@ -260,8 +266,11 @@ class ClockAdvanceTest : public KvmclockTest {
 TEST_F(ClockAdvanceTest, FirstStartAfterRestoreUsesKvmRealtime) {
   vm_.boot();
   ASSERT_TRUE(vm_.run_state.set(RunState::InMigrate, "incoming").ok());
-  ASSERT_TRUE(clock_.restore({.clock_ns = 1'000'000'000, .reliable = true, .has_realtime = true,
-                              .realtime_ns = 123456789})
+  ASSERT_TRUE(clock_
+                  .restore({.clock_ns = 1'000'000'000,
+                            .reliable = true,
+                            .has_realtime = true,
+                            .realtime_ns = 123456789})
                   .ok());
   ASSERT_TRUE(vm_.control.vm_start("incoming").ok());
   const auto& first = vm_.vm.set_clocks.back();
@@ -279,8 +288,11 @@ TEST_F(ClockAdvanceTest, WithoutKvmSupportTheElapsedWallTimeIsAddedByHand) {
   vm_.boot();
   ASSERT_TRUE(vm_.run_state.set(RunState::InMigrate, "incoming").ok());
   uint64_t five_seconds_ago = now_ns() - 5'000'000'000ull;
-  ASSERT_TRUE(clock_.restore({.clock_ns = 1'000'000'000, .reliable = true, .has_realtime = true,
-                              .realtime_ns = five_seconds_ago})
+  ASSERT_TRUE(clock_
+                  .restore({.clock_ns = 1'000'000'000,
+                            .reliable = true,
+                            .has_realtime = true,
+                            .realtime_ns = five_seconds_ago})
                   .ok());
   ASSERT_TRUE(vm_.control.vm_start("incoming").ok());
   ASSERT_EQ(vm_.vm.set_clocks.size(), 1u);  // the REALTIME attempt was refused
@@ -308,8 +320,8 @@ TEST(KvmclockConfig, FromTheHostsCapabilities) {
 }
 
 TEST(Pvclock, ScalesLikeTheGuest) {
-  PvclockTimeInfo info{.tsc_timestamp = 100, .system_time = 10, .tsc_to_system_mul = 1u << 31,
-                       .tsc_shift = 1};
+  PvclockTimeInfo info{
+      .tsc_timestamp = 100, .system_time = 10, .tsc_to_system_mul = 1u << 31, .tsc_shift = 1};
   EXPECT_EQ(pvclock_ns_at(info, 300).value(), 10u + 200u);  // (200 << 1) * 0.5
   info.tsc_shift = -2;
   EXPECT_EQ(pvclock_ns_at(info, 900).value(), 10u + 100u);  // (800 >> 2) * 0.5

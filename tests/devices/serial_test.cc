@@ -26,11 +26,11 @@ class SerialTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(pipe2(pipe_, O_NONBLOCK | O_CLOEXEC), 0);
-    serial_ = std::make_unique<Serial>(Serial::Options{
-        .name = "serial0",
-        .output_fd = pipe_[1],
-        .on_line = [this](std::string_view l) { lines_.emplace_back(l); },
-        .irq = irq_});
+    serial_ = std::make_unique<Serial>(
+        Serial::Options{.name = "serial0",
+                        .output_fd = pipe_[1],
+                        .on_line = [this](std::string_view l) { lines_.emplace_back(l); },
+                        .irq = irq_});
   }
   void TearDown() override {
     close(pipe_[0]);
@@ -90,10 +90,10 @@ TEST_F(SerialTest, DivisorLatchIsBehindDlab) {
 TEST_F(SerialTest, InputIsReadInOrderAndSetsDataReady) {
   const uint8_t bytes[] = {'o', 'k'};
   EXPECT_EQ(serial_->enqueue_input(bytes), 2u);
-  EXPECT_EQ(in(LSR) & 0x01, 0x01);
+  EXPECT_EQ(in(LSR)&0x01, 0x01);
   EXPECT_EQ(in(THR), 'o');
   EXPECT_EQ(in(THR), 'k');
-  EXPECT_EQ(in(LSR) & 0x01, 0x00);
+  EXPECT_EQ(in(LSR)&0x01, 0x00);
   std::vector<uint8_t> many(100, 'x');
   EXPECT_EQ(serial_->enqueue_input(many), SERIAL_FIFO_SIZE);
 }
@@ -126,22 +126,22 @@ TEST_F(SerialTest, ReceiveInterruptHasPriorityAndClearsWhenDrained) {
 
 TEST_F(SerialTest, FifoEnableShowsInIir) {
   out(FCR, 0x01);
-  EXPECT_EQ(in(IIR) & 0xc0, 0xc0);  // Linux's 8250 probe: a 16550A
+  EXPECT_EQ(in(IIR)&0xc0, 0xc0);  // Linux's 8250 probe: a 16550A
   out(FCR, 0x00);
-  EXPECT_EQ(in(IIR) & 0xc0, 0x00);
+  EXPECT_EQ(in(IIR)&0xc0, 0x00);
   const uint8_t byte = 'q';
   serial_->enqueue_input(std::span<const uint8_t>(&byte, 1));
   out(FCR, 0x03);  // clear the receive FIFO
-  EXPECT_EQ(in(LSR) & 0x01, 0x00);
+  EXPECT_EQ(in(LSR)&0x01, 0x00);
 }
 
 TEST_F(SerialTest, LoopbackForTheLinuxProbe) {
-  out(MCR, 0x1a);  // LOOP | OUT2 | RTS
-  EXPECT_EQ(in(MSR) & 0xf0, 0x90);  // CTS | DCD, what serial8250's autoconfig expects
+  out(MCR, 0x1a);                 // LOOP | OUT2 | RTS
+  EXPECT_EQ(in(MSR)&0xf0, 0x90);  // CTS | DCD, what serial8250's autoconfig expects
   out(MCR, 0x1f);
-  EXPECT_EQ(in(MSR) & 0xf0, 0xf0);
+  EXPECT_EQ(in(MSR)&0xf0, 0xf0);
   out(THR, 'L');  // loops back as input, never reaches the sink
-  EXPECT_EQ(in(LSR) & 0x01, 0x01);
+  EXPECT_EQ(in(LSR)&0x01, 0x01);
   EXPECT_EQ(in(THR), 'L');
   EXPECT_EQ(output(), "");
   out(MCR, 0x08);

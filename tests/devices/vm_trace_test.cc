@@ -15,9 +15,9 @@ using core::RunState;
 using core::testing::backtrace_has;
 using core::testing::find_event;
 using core::testing::is;
+using core::testing::TestVm;
 using core::testing::TraceCapture;
 using core::testing::TracedEvent;
-using core::testing::TestVm;
 using trace::EventType;
 
 std::string dump(const std::vector<TracedEvent>& events) {
@@ -63,15 +63,17 @@ TEST_F(VmTraceTest, StopAndContShowQemusSequenceWithBacktraces) {
   long full = find_event(ev, 0, is(EventType::MsrAccess, "put vcpu=1 level=full"));
   ASSERT_GE(full, 0);
   EXPECT_EQ(ev[full].thread_vcpu, 1);
-  EXPECT_TRUE(backtrace_has(ev[full], {"kvm_put_msrs", "kvm_arch_put_registers",
-                                       "do_kvm_cpu_synchronize_post_init",
-                                       "cpu_synchronize_all_post_init"}));
+  EXPECT_TRUE(backtrace_has(
+      ev[full], {"kvm_put_msrs", "kvm_arch_put_registers", "do_kvm_cpu_synchronize_post_init",
+                 "cpu_synchronize_all_post_init"}));
 
   // Stop: run-state change, kvmclock's notifier, a TSC read on each vCPU thread, KVM_GET_CLOCK.
   long stop = find_event(ev, 0, is(EventType::RunStateChange, "running -> paused"));
   ASSERT_GE(stop, 0);
   EXPECT_TRUE(backtrace_has(ev[stop], {"do_vm_stop", "vm_stop", "qmp:stop"}));
-  long notify = find_event(ev, stop, is(EventType::NotifierCall, "handler=kvmclock priority=0 phase=main running=false state=paused"));
+  long notify = find_event(ev, stop,
+                           is(EventType::NotifierCall,
+                              "handler=kvmclock priority=0 phase=main running=false state=paused"));
   ASSERT_GE(notify, 0);
   EXPECT_TRUE(backtrace_has(ev[notify], {"kvmclock", "vm_state_notify", "do_vm_stop", "vm_stop"}));
   long get_clock = find_event(ev, notify, is(EventType::ClockAccess, "get clock=5000000000"));
@@ -82,10 +84,11 @@ TEST_F(VmTraceTest, StopAndContShowQemusSequenceWithBacktraces) {
     ASSERT_GE(tsc, 0) << vcpu;
     EXPECT_LT(tsc, get_clock);
     EXPECT_EQ(ev[tsc].thread_vcpu, vcpu);  // read on that vCPU's own thread
-    EXPECT_TRUE(backtrace_has(ev[tsc], {"do_kvm_synchronize_tsc", "kvm_synchronize_all_tsc",
-                                        "kvmclock", "vm_state_notify", "do_vm_stop", "vm_stop",
-                                        "qmp:stop"}));
-    long msr = find_event(ev, notify, is(EventType::MsrAccess, "get vcpu=" + std::to_string(vcpu) + " level=none"));
+    EXPECT_TRUE(
+        backtrace_has(ev[tsc], {"do_kvm_synchronize_tsc", "kvm_synchronize_all_tsc", "kvmclock",
+                                "vm_state_notify", "do_vm_stop", "vm_stop", "qmp:stop"}));
+    long msr = find_event(
+        ev, notify, is(EventType::MsrAccess, "get vcpu=" + std::to_string(vcpu) + " level=none"));
     ASSERT_GE(msr, 0);
     EXPECT_LT(msr, tsc);
   }
@@ -95,13 +98,15 @@ TEST_F(VmTraceTest, StopAndContShowQemusSequenceWithBacktraces) {
   long cont = find_event(ev, get_clock, is(EventType::RunStateChange, "paused -> running"));
   ASSERT_GE(cont, 0);
   EXPECT_TRUE(backtrace_has(ev[cont], {"vm_prepare_start", "vm_start", "qmp:cont"}));
-  long start_notify = find_event(ev, cont, is(EventType::NotifierCall, "handler=kvmclock priority=0 phase=main running=true"));
+  long start_notify = find_event(
+      ev, cont, is(EventType::NotifierCall, "handler=kvmclock priority=0 phase=main running=true"));
   ASSERT_GE(start_notify, 0);
   long set_clock = find_event(ev, start_notify, is(EventType::ClockAccess, "set clock=5000000000"));
   ASSERT_GE(set_clock, 0);
   long last_ctrl = set_clock;
   for (int vcpu = 0; vcpu < 2; ++vcpu) {
-    long ctrl = find_event(ev, set_clock, is(EventType::KvmclockCtrl, "vcpu=" + std::to_string(vcpu)));
+    long ctrl =
+        find_event(ev, set_clock, is(EventType::KvmclockCtrl, "vcpu=" + std::to_string(vcpu)));
     ASSERT_GE(ctrl, 0) << vcpu;
     EXPECT_EQ(ev[ctrl].thread_vcpu, vcpu);
     EXPECT_TRUE(backtrace_has(ev[ctrl], {"do_kvmclock_ctrl", "kvmclock", "vm_state_notify",
@@ -122,7 +127,8 @@ TEST_F(VmTraceTest, StopAndContShowQemusSequenceWithBacktraces) {
   // vCPU loop before KVM_RUN.
   long runtime = find_event(ev, 0, is(EventType::MsrAccess, "put vcpu=0 level=runtime"));
   ASSERT_GE(runtime, 0);
-  EXPECT_TRUE(backtrace_has(ev[runtime], {"kvm_put_msrs", "kvm_arch_put_registers", "kvm_cpu_exec"}));
+  EXPECT_TRUE(
+      backtrace_has(ev[runtime], {"kvm_put_msrs", "kvm_arch_put_registers", "kvm_cpu_exec"}));
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ std::vector<std::string> split(JsonSplitter& s, const std::string& input) {
 
 TEST(JsonSplitter, SeveralObjectsOnOneLineAndOneOverSeveralReads) {
   JsonSplitter s;
-  EXPECT_EQ(split(s, R"({"execute":"stop"}{"execute":"cont"})" "\n"),
+  EXPECT_EQ(split(s, R"({"execute":"stop"}{"execute":"cont"})"
+                     "\n"),
             (std::vector<std::string>{R"({"execute":"stop"})", R"({"execute":"cont"})"}));
   EXPECT_TRUE(split(s, "{\"execute\":\n  \"query-").empty());
   EXPECT_GT(s.pending(), 0u);

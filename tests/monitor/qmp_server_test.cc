@@ -38,7 +38,8 @@ class Client {
   bool connected() const { return connected_; }
 
   void send(const std::string& text) {
-    ASSERT_EQ(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL), static_cast<ssize_t>(text.size()));
+    ASSERT_EQ(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
   }
   // The next message, or null after 5 s.
   Json read() {
@@ -189,7 +190,8 @@ TEST_F(QmpServerTest, ContOnAStoppedForGoodVmIsRefused) {
   c.command(R"({"execute":"cont"})");
   vm_.requests.request_vmstop(RunState::InternalError, "test");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (vm_.run_state.get() != RunState::InternalError && std::chrono::steady_clock::now() < deadline) {
+  while (vm_.run_state.get() != RunState::InternalError &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   Json r = c.command(R"({"execute":"cont"})");
@@ -206,13 +208,15 @@ TEST_F(QmpServerTest, TraceMarkAndQueryCommands) {
   Client c(path_);
   c.read();
   c.negotiate();
-  EXPECT_TRUE(c.command(R"({"execute":"trace-mark","arguments":{"text":"before stop"}})").contains("return"));
-  EXPECT_EQ(c.command(R"({"execute":"trace-mark"})")["error"]["desc"], "Parameter 'text' is missing");
+  EXPECT_TRUE(c.command(R"({"execute":"trace-mark","arguments":{"text":"before stop"}})")
+                  .contains("return"));
+  EXPECT_EQ(c.command(R"({"execute":"trace-mark"})")["error"]["desc"],
+            "Parameter 'text' is missing");
   Json cmds = c.command(R"({"execute":"query-commands"})")["return"];
   std::vector<std::string> names;
   for (const auto& e : cmds) names.push_back(e["name"]);
-  for (const char* want : {"qmp_capabilities", "query-status", "stop", "cont", "system_reset",
-                           "quit", "trace-mark"}) {
+  for (const char* want :
+       {"qmp_capabilities", "query-status", "stop", "cont", "system_reset", "quit", "trace-mark"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
 }
@@ -314,10 +318,12 @@ TEST_F(QmpServerTest, SocketIsPrivateAndNeverClobbersOtherFiles) {
 }
 
 TEST_F(QmpServerTest, StockClientSocat) {
-  if (std::system("command -v socat >/dev/null 2>&1") != 0) GTEST_SKIP() << "socat is not installed";
+  if (std::system("command -v socat >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "socat is not installed";
   std::string cmd =
       "printf '%s\\n' '{\"execute\":\"qmp_capabilities\"}' '{\"execute\":\"cont\"}' "
-      "'{\"execute\":\"query-status\"}' | socat -t 5 - UNIX-CONNECT:" + path_;
+      "'{\"execute\":\"query-status\"}' | socat -t 5 - UNIX-CONNECT:" +
+      path_;
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

@@ -10,15 +10,18 @@ namespace {
 class QmpSessionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(table_.add(CommandSpec{"echo",
-                                       {{"text", ArgType::String, true}, {"n", ArgType::Int, false}},
-                                       [](const Json& args) -> Result<Json> {
-                                         return Json{{"text", args.at("text")}};
-                                       }})
+    ASSERT_TRUE(table_
+                    .add(CommandSpec{"echo",
+                                     {{"text", ArgType::String, true}, {"n", ArgType::Int, false}},
+                                     [](const Json& args) -> Result<Json> {
+                                       return Json{{"text", args.at("text")}};
+                                     }})
                     .ok());
-    ASSERT_TRUE(table_.add(CommandSpec{"fail", {}, [](const Json&) -> Result<Json> {
-                                         return rrvm::make_error("it broke");
-                                       }})
+    ASSERT_TRUE(table_
+                    .add(CommandSpec{
+                        "fail",
+                        {},
+                        [](const Json&) -> Result<Json> { return rrvm::make_error("it broke"); }})
                     .ok());
   }
   Json send(const std::string& text) { return session_.handle({text, false}); }
@@ -103,7 +106,8 @@ TEST_F(QmpSessionTest, OnlyKnownCapabilitiesCanBeEnabled) {
   Json r = send(R"({"execute":"qmp_capabilities","arguments":{"enable":["oob"]}})");
   EXPECT_EQ(desc(r), "Capability 'oob' not available");
   EXPECT_FALSE(session_.negotiated());
-  EXPECT_TRUE(send(R"({"execute":"qmp_capabilities","arguments":{"enable":[]}})").contains("return"));
+  EXPECT_TRUE(
+      send(R"({"execute":"qmp_capabilities","arguments":{"enable":[]}})").contains("return"));
 }
 
 TEST_F(QmpSessionTest, ARefusedDispatchIsReportedNotRun) {
@@ -115,13 +119,15 @@ TEST_F(QmpSessionTest, ARefusedDispatchIsReportedNotRun) {
 
 TEST(QmpMessages, GreetingAndEventsHaveQemusShape) {
   Json g = make_greeting({.major = 0, .minor = 1, .micro = 0, .package = "rrvm 0.1.0"});
-  EXPECT_EQ(g.dump(),
-            R"({"QMP":{"version":{"qemu":{"micro":0,"minor":1,"major":0},"package":"rrvm 0.1.0"},"capabilities":[]}})");
+  EXPECT_EQ(
+      g.dump(),
+      R"({"QMP":{"version":{"qemu":{"micro":0,"minor":1,"major":0},"package":"rrvm 0.1.0"},"capabilities":[]}})");
   auto t = std::chrono::system_clock::time_point(std::chrono::microseconds(1267041653715133));
   EXPECT_EQ(make_event("STOP", Json(), t).dump(),
             R"({"timestamp":{"seconds":1267041653,"microseconds":715133},"event":"STOP"})");
-  EXPECT_EQ(make_event("SHUTDOWN", Json{{"guest", true}, {"reason", "guest-shutdown"}}, t).dump(),
-            R"({"timestamp":{"seconds":1267041653,"microseconds":715133},"event":"SHUTDOWN","data":{"guest":true,"reason":"guest-shutdown"}})");
+  EXPECT_EQ(
+      make_event("SHUTDOWN", Json{{"guest", true}, {"reason", "guest-shutdown"}}, t).dump(),
+      R"({"timestamp":{"seconds":1267041653,"microseconds":715133},"event":"SHUTDOWN","data":{"guest":true,"reason":"guest-shutdown"}})");
 }
 
 TEST(QmpMessages, RrvmVersionInTheGreeting) {

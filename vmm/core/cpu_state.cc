@@ -70,8 +70,10 @@ Status validate_cpu_state(const CpuState& s, bool xsave, bool debugregs) {
   if (s.xcrs.size() > MAX_XCRS) {
     return fail(make_error(std::to_string(s.xcrs.size()) + " XCRs (max 16)"));
   }
-  if (auto st = check_blob("LAPIC state", s.lapic, LAPIC_STATE_SIZE); !st.ok()) return fail(st.error());
-  if (auto st = check_blob("vCPU events", s.events, VCPU_EVENTS_SIZE); !st.ok()) return fail(st.error());
+  if (auto st = check_blob("LAPIC state", s.lapic, LAPIC_STATE_SIZE); !st.ok())
+    return fail(st.error());
+  if (auto st = check_blob("vCPU events", s.events, VCPU_EVENTS_SIZE); !st.ok())
+    return fail(st.error());
   if (auto st = check_blob("debug registers", s.debugregs, debugregs ? DEBUGREGS_SIZE : 0);
       !st.ok()) {
     return fail(st.error());

@@ -23,7 +23,9 @@ Status store(Result<T> r, T& out) {
 // events, debugregs.
 Status CpuSync::get_registers() {
   trace::Span span("kvm_arch_get_registers");
-  auto ctx = [&](const Error& e) { return e.context("get registers of vcpu " + std::to_string(index())); };
+  auto ctx = [&](const Error& e) {
+    return e.context("get registers of vcpu " + std::to_string(index()));
+  };
   CpuState& s = state_;
   if (auto st = store(vcpu_.get_regs(), s.regs); !st.ok()) return ctx(st.error());
   if (config_.xsave) {
@@ -148,7 +150,8 @@ Status CpuSync::synchronize_tsc() {
   if (state_.tsc_valid) return ok_status();
   uint32_t index = hv::msr::IA32_TSC;
   auto values = hv::get_msrs_chunked(vcpu_, std::span<const uint32_t>(&index, 1), SyncLevel::None);
-  if (!values.ok()) return values.error().context("read the TSC of vcpu " + std::to_string(this->index()));
+  if (!values.ok())
+    return values.error().context("read the TSC of vcpu " + std::to_string(this->index()));
   uint64_t tsc = values.value().at(0).value;
   state_.set_msr(hv::msr::IA32_TSC, tsc);
   state_.tsc_valid = !run_state_.is_running();

@@ -13,10 +13,14 @@ constexpr uint32_t SYSTEM_EVENT_SHUTDOWN = 1, SYSTEM_EVENT_RESET = 2, SYSTEM_EVE
 
 std::string_view suberror_name(uint32_t suberror) {
   switch (suberror) {
-    case 1: return "emulation failure";
-    case 2: return "simultaneous exception";
-    case 3: return "delivery event";
-    case 4: return "unexpected exit reason";
+    case 1:
+      return "emulation failure";
+    case 2:
+      return "simultaneous exception";
+    case 3:
+      return "delivery event";
+    case 4:
+      return "unexpected exit reason";
   }
   return "unknown internal error";
 }
@@ -72,8 +76,8 @@ std::string describe_exit_error(const hv::Exit& exit) {
   if (exit.kind == hv::Exit::Kind::FailEntry) {
     return fmt::format("VM entry failed, hardware reason 0x{:x}", exit.detail);
   }
-  std::string text = fmt::format("KVM internal error: {} (suberror {})", suberror_name(exit.detail),
-                                 exit.detail);
+  std::string text =
+      fmt::format("KVM internal error: {} (suberror {})", suberror_name(exit.detail), exit.detail);
   if (!exit.extra.empty()) {
     text += "; data";
     for (size_t i = 0; i < exit.extra.size(); ++i) {

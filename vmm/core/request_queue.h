@@ -27,7 +27,8 @@ class RequestQueue final : public VmRequests {
   };
 
   // no_reboot: QEMU's -no-reboot, a reset request becomes a shutdown request.
-  explicit RequestQueue(MainLoop& loop, bool no_reboot = false) : loop_(loop), no_reboot_(no_reboot) {}
+  explicit RequestQueue(MainLoop& loop, bool no_reboot = false)
+      : loop_(loop), no_reboot_(no_reboot) {}
 
   std::optional<Shutdown> take_shutdown();
   std::optional<ShutdownCause> take_reset();

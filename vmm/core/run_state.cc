@@ -16,58 +16,105 @@ using S = RunState;
 // QEMU's runstate_transitions_def (system/runstate.c), grouped by `from` state in QEMU's order so
 // that the two can be compared line by line. Anything missing here is refused.
 constexpr std::pair<S, S> TRANSITIONS[] = {
-    {S::Prelaunch, S::InMigrate}, {S::Prelaunch, S::Suspended}, {S::Prelaunch, S::Running},
+    {S::Prelaunch, S::InMigrate},
+    {S::Prelaunch, S::Suspended},
+    {S::Prelaunch, S::Running},
     {S::Prelaunch, S::FinishMigrate},
 
-    {S::Debug, S::Running}, {S::Debug, S::FinishMigrate}, {S::Debug, S::Prelaunch},
+    {S::Debug, S::Running},
+    {S::Debug, S::FinishMigrate},
+    {S::Debug, S::Prelaunch},
     {S::Debug, S::Suspended},
 
-    {S::InMigrate, S::InternalError}, {S::InMigrate, S::IoError}, {S::InMigrate, S::Paused},
-    {S::InMigrate, S::Running}, {S::InMigrate, S::Shutdown}, {S::InMigrate, S::Suspended},
-    {S::InMigrate, S::Watchdog}, {S::InMigrate, S::GuestPanicked},
-    {S::InMigrate, S::FinishMigrate}, {S::InMigrate, S::Prelaunch},
-    {S::InMigrate, S::PostMigrate}, {S::InMigrate, S::Colo},
+    {S::InMigrate, S::InternalError},
+    {S::InMigrate, S::IoError},
+    {S::InMigrate, S::Paused},
+    {S::InMigrate, S::Running},
+    {S::InMigrate, S::Shutdown},
+    {S::InMigrate, S::Suspended},
+    {S::InMigrate, S::Watchdog},
+    {S::InMigrate, S::GuestPanicked},
+    {S::InMigrate, S::FinishMigrate},
+    {S::InMigrate, S::Prelaunch},
+    {S::InMigrate, S::PostMigrate},
+    {S::InMigrate, S::Colo},
 
-    {S::InternalError, S::Paused}, {S::InternalError, S::FinishMigrate},
+    {S::InternalError, S::Paused},
+    {S::InternalError, S::FinishMigrate},
     {S::InternalError, S::Prelaunch},
 
-    {S::IoError, S::Running}, {S::IoError, S::FinishMigrate}, {S::IoError, S::Prelaunch},
+    {S::IoError, S::Running},
+    {S::IoError, S::FinishMigrate},
+    {S::IoError, S::Prelaunch},
 
-    {S::Paused, S::Running}, {S::Paused, S::FinishMigrate}, {S::Paused, S::PostMigrate},
-    {S::Paused, S::Prelaunch}, {S::Paused, S::Colo}, {S::Paused, S::Suspended},
+    {S::Paused, S::Running},
+    {S::Paused, S::FinishMigrate},
+    {S::Paused, S::PostMigrate},
+    {S::Paused, S::Prelaunch},
+    {S::Paused, S::Colo},
+    {S::Paused, S::Suspended},
 
-    {S::PostMigrate, S::Running}, {S::PostMigrate, S::FinishMigrate},
+    {S::PostMigrate, S::Running},
+    {S::PostMigrate, S::FinishMigrate},
     {S::PostMigrate, S::Prelaunch},
 
-    {S::FinishMigrate, S::Running}, {S::FinishMigrate, S::Paused},
-    {S::FinishMigrate, S::PostMigrate}, {S::FinishMigrate, S::Prelaunch},
-    {S::FinishMigrate, S::Colo}, {S::FinishMigrate, S::InternalError},
-    {S::FinishMigrate, S::IoError}, {S::FinishMigrate, S::Shutdown},
-    {S::FinishMigrate, S::Suspended}, {S::FinishMigrate, S::Watchdog},
+    {S::FinishMigrate, S::Running},
+    {S::FinishMigrate, S::Paused},
+    {S::FinishMigrate, S::PostMigrate},
+    {S::FinishMigrate, S::Prelaunch},
+    {S::FinishMigrate, S::Colo},
+    {S::FinishMigrate, S::InternalError},
+    {S::FinishMigrate, S::IoError},
+    {S::FinishMigrate, S::Shutdown},
+    {S::FinishMigrate, S::Suspended},
+    {S::FinishMigrate, S::Watchdog},
     {S::FinishMigrate, S::GuestPanicked},
 
-    {S::RestoreVm, S::Running}, {S::RestoreVm, S::Prelaunch}, {S::RestoreVm, S::Suspended},
+    {S::RestoreVm, S::Running},
+    {S::RestoreVm, S::Prelaunch},
+    {S::RestoreVm, S::Suspended},
 
-    {S::Colo, S::Running}, {S::Colo, S::Prelaunch}, {S::Colo, S::Shutdown},
+    {S::Colo, S::Running},
+    {S::Colo, S::Prelaunch},
+    {S::Colo, S::Shutdown},
 
-    {S::Running, S::Debug}, {S::Running, S::InternalError}, {S::Running, S::IoError},
-    {S::Running, S::Paused}, {S::Running, S::FinishMigrate}, {S::Running, S::RestoreVm},
-    {S::Running, S::SaveVm}, {S::Running, S::Shutdown}, {S::Running, S::Watchdog},
-    {S::Running, S::GuestPanicked}, {S::Running, S::Colo}, {S::Running, S::Suspended},
+    {S::Running, S::Debug},
+    {S::Running, S::InternalError},
+    {S::Running, S::IoError},
+    {S::Running, S::Paused},
+    {S::Running, S::FinishMigrate},
+    {S::Running, S::RestoreVm},
+    {S::Running, S::SaveVm},
+    {S::Running, S::Shutdown},
+    {S::Running, S::Watchdog},
+    {S::Running, S::GuestPanicked},
+    {S::Running, S::Colo},
+    {S::Running, S::Suspended},
 
-    {S::SaveVm, S::Running}, {S::SaveVm, S::Suspended},
+    {S::SaveVm, S::Running},
+    {S::SaveVm, S::Suspended},
 
-    {S::Shutdown, S::Paused}, {S::Shutdown, S::FinishMigrate}, {S::Shutdown, S::Prelaunch},
+    {S::Shutdown, S::Paused},
+    {S::Shutdown, S::FinishMigrate},
+    {S::Shutdown, S::Prelaunch},
     {S::Shutdown, S::Colo},
 
-    {S::Suspended, S::Running}, {S::Suspended, S::FinishMigrate}, {S::Suspended, S::Prelaunch},
-    {S::Suspended, S::Colo}, {S::Suspended, S::Paused}, {S::Suspended, S::SaveVm},
-    {S::Suspended, S::RestoreVm}, {S::Suspended, S::Shutdown},
+    {S::Suspended, S::Running},
+    {S::Suspended, S::FinishMigrate},
+    {S::Suspended, S::Prelaunch},
+    {S::Suspended, S::Colo},
+    {S::Suspended, S::Paused},
+    {S::Suspended, S::SaveVm},
+    {S::Suspended, S::RestoreVm},
+    {S::Suspended, S::Shutdown},
 
-    {S::Watchdog, S::Running}, {S::Watchdog, S::FinishMigrate}, {S::Watchdog, S::Prelaunch},
+    {S::Watchdog, S::Running},
+    {S::Watchdog, S::FinishMigrate},
+    {S::Watchdog, S::Prelaunch},
     {S::Watchdog, S::Colo},
 
-    {S::GuestPanicked, S::Running}, {S::GuestPanicked, S::FinishMigrate},
+    {S::GuestPanicked, S::Running},
+    {S::GuestPanicked, S::FinishMigrate},
     {S::GuestPanicked, S::Prelaunch},
 };
 
@@ -112,8 +159,8 @@ Status RunStateMachine::set(RunState to, std::string_view reason) {
   trace::emit(trace::RunStateChange{from, to, reason, allowed});
   if (!allowed) {
     std::string msg = "run state: invalid transition " + std::string(trace::run_state_name(from)) +
-                      " -> " + std::string(trace::run_state_name(to)) + " (" +
-                      std::string(reason) + ")";
+                      " -> " + std::string(trace::run_state_name(to)) + " (" + std::string(reason) +
+                      ")";
     spdlog::error("{}", msg);
     return make_error(msg);
   }

@@ -27,8 +27,9 @@ void VcpuSet::add(hv::Vcpu& vcpu) {
                                        ExitContext{vcpu.index(), pio_, mmio_, requests_});
   CpuSync* sync = &entry->sync;
   // Runs in vm_state_notify while every vCPU is stopped, so touching its copy is safe.
-  entry->notifier = notifiers_.add("cpu_update_state cpu" + std::to_string(vcpu.index()),
-                                   [sync](bool running, RunState) { sync->on_vm_state_change(running); });
+  entry->notifier =
+      notifiers_.add("cpu_update_state cpu" + std::to_string(vcpu.index()),
+                     [sync](bool running, RunState) { sync->on_vm_state_change(running); });
   vcpus_.push_back(std::move(entry));
 }
 
@@ -102,7 +103,8 @@ Status VcpuSet::synchronize_all_post_reset() {
 void VcpuSet::synchronize_all_pre_loadvm() {
   for (auto& v : vcpus_) {
     CpuSync& sync = v->sync;
-    v->thread.run_on_cpu("do_kvm_cpu_synchronize_pre_loadvm", [&] { sync.synchronize_pre_loadvm(); });
+    v->thread.run_on_cpu("do_kvm_cpu_synchronize_pre_loadvm",
+                         [&] { sync.synchronize_pre_loadvm(); });
   }
 }
 

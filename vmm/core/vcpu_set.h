@@ -45,10 +45,10 @@ class VcpuSet {
 
   // QEMU's cpu_synchronize_state for one vCPU: a get on its thread unless already dirty.
   Status synchronize_state(size_t i);
-  Status synchronize_all_states();     // span "cpu_synchronize_all_states"
-  Status synchronize_all_post_init();  // FULL put on every vCPU
-  Status synchronize_all_post_reset(); // RESET put on every vCPU
-  void synchronize_all_pre_loadvm();   // every copy dirty: a snapshot is about to be loaded
+  Status synchronize_all_states();      // span "cpu_synchronize_all_states"
+  Status synchronize_all_post_init();   // FULL put on every vCPU
+  Status synchronize_all_post_reset();  // RESET put on every vCPU
+  void synchronize_all_pre_loadvm();    // every copy dirty: a snapshot is about to be loaded
   // QEMU's kvm_synchronize_all_tsc (kvmclock's stop): IA32_TSC read on each vCPU thread.
   Status synchronize_all_tsc();
 

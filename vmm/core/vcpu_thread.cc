@@ -57,8 +57,8 @@ void VcpuThread::resume() {
 void VcpuThread::queue(Work work) {
   {
     std::lock_guard lock(mu_);
-    RRVM_CHECK_MSG(thread_.joinable() && !exit_, "work queued to vcpu " +
-                                                     std::to_string(index()) + " without a thread");
+    RRVM_CHECK_MSG(thread_.joinable() && !exit_,
+                   "work queued to vcpu " + std::to_string(index()) + " without a thread");
     work_.push_back(std::move(work));
     cv_.notify_all();
   }

@@ -100,7 +100,8 @@ Status VmControl::qmp_stop() {
 Status VmControl::qmp_cont() {
   if (run_state_.needs_reset()) return make_error("Resetting the Virtual Machine is required");
   if (run_state_.check(RunState::Suspended)) return ok_status();
-  if (run_state_.check(RunState::FinishMigrate)) return make_error("Migration is not finalized yet");
+  if (run_state_.check(RunState::FinishMigrate))
+    return make_error("Migration is not finalized yet");
   if (run_state_.check(RunState::InMigrate)) {
     autostart_ = true;
     return ok_status();

@@ -15,17 +15,28 @@ bool take_stop_current_vcpu() { return std::exchange(stop_current, false); }
 
 std::string_view shutdown_cause_name(ShutdownCause cause) {
   switch (cause) {
-    case ShutdownCause::None: return "none";
-    case ShutdownCause::HostError: return "host-error";
-    case ShutdownCause::HostQmpQuit: return "host-qmp-quit";
-    case ShutdownCause::HostQmpSystemReset: return "host-qmp-system-reset";
-    case ShutdownCause::HostSignal: return "host-signal";
-    case ShutdownCause::HostUi: return "host-ui";
-    case ShutdownCause::GuestShutdown: return "guest-shutdown";
-    case ShutdownCause::GuestReset: return "guest-reset";
-    case ShutdownCause::GuestPanic: return "guest-panic";
-    case ShutdownCause::SubsystemReset: return "subsystem-reset";
-    case ShutdownCause::SnapshotLoad: return "snapshot-load";
+    case ShutdownCause::None:
+      return "none";
+    case ShutdownCause::HostError:
+      return "host-error";
+    case ShutdownCause::HostQmpQuit:
+      return "host-qmp-quit";
+    case ShutdownCause::HostQmpSystemReset:
+      return "host-qmp-system-reset";
+    case ShutdownCause::HostSignal:
+      return "host-signal";
+    case ShutdownCause::HostUi:
+      return "host-ui";
+    case ShutdownCause::GuestShutdown:
+      return "guest-shutdown";
+    case ShutdownCause::GuestReset:
+      return "guest-reset";
+    case ShutdownCause::GuestPanic:
+      return "guest-panic";
+    case ShutdownCause::SubsystemReset:
+      return "subsystem-reset";
+    case ShutdownCause::SnapshotLoad:
+      return "snapshot-load";
   }
   return "unknown";
 }

@@ -42,8 +42,8 @@ VmStateNotifiers::Id VmStateNotifiers::add(std::string name, Callback main, int 
 
 void VmStateNotifiers::remove(Id id) {
   std::lock_guard lock(mu_);
-  auto it = std::find_if(handlers_.begin(), handlers_.end(),
-                         [&](const auto& h) { return h->id == id; });
+  auto it =
+      std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h->id == id; });
   RRVM_CHECK_MSG(it != handlers_.end(), "removing unknown VM state handler " + std::to_string(id));
   handlers_.erase(it);
 }

@@ -7,9 +7,7 @@
 
 namespace rrvm::devices {
 
-void DebugExit::read(uint64_t, std::span<uint8_t> data) {
-  std::fill(data.begin(), data.end(), 0);
-}
+void DebugExit::read(uint64_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
 
 void DebugExit::write(uint64_t, std::span<const uint8_t> data) {
   uint64_t value = 0;

@@ -29,7 +29,8 @@ void warn(const std::string& text) {
 
 KvmclockConfig KvmclockConfig::from_hypervisor(const hv::Hypervisor& hv, bool clock_advance) {
   KvmclockConfig c;
-  c.adjust_clock_stable = (hv.check_extension(hv::cap::ADJUST_CLOCK) & hv::CLOCK_FLAG_TSC_STABLE) != 0;
+  c.adjust_clock_stable =
+      (hv.check_extension(hv::cap::ADJUST_CLOCK) & hv::CLOCK_FLAG_TSC_STABLE) != 0;
   c.clock_ctrl = hv.check_extension(hv::cap::KVMCLOCK_CTRL) > 0;
   c.clock_advance = clock_advance;
   return c;
@@ -46,7 +47,8 @@ Result<uint64_t> pvclock_ns_at(const PvclockTimeInfo& info, uint64_t tsc) {
   uint64_t delta = tsc - info.tsc_timestamp;
   delta = info.tsc_shift < 0 ? delta >> -info.tsc_shift : delta << info.tsc_shift;
   // 64x32-bit multiply keeping bits 32..95, as the guest's pvclock_scale_delta.
-  auto scaled = static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * info.tsc_to_system_mul) >> 32);
+  auto scaled =
+      static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * info.tsc_to_system_mul) >> 32);
   return scaled + info.system_time;
 }
 
@@ -61,9 +63,8 @@ Kvmclock::~Kvmclock() {
 void Kvmclock::attach(core::VmStateNotifiers& notifiers) {
   RRVM_CHECK_MSG(!notifiers_, "kvmclock attached twice");
   notifiers_ = &notifiers;
-  handler_ = notifiers.add("kvmclock", [this](bool running, core::RunState state) {
-    vm_state_change(running, state);
-  });
+  handler_ = notifiers.add(
+      "kvmclock", [this](bool running, core::RunState state) { vm_state_change(running, state); });
 }
 
 bool Kvmclock::clock_valid() const {

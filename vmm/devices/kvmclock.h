@@ -81,8 +81,8 @@ class Kvmclock {
   // Exit status when a fatal clock error ends rrvm (QEMU aborts).
   static constexpr int FATAL_EXIT_STATUS = 1;
 
-  Kvmclock(hv::Vm& vm, core::VcpuSet& vcpus, const GuestMemory& memory,
-           core::VmRequests& requests, KvmclockConfig config);
+  Kvmclock(hv::Vm& vm, core::VcpuSet& vcpus, const GuestMemory& memory, core::VmRequests& requests,
+           KvmclockConfig config);
   ~Kvmclock();
   Kvmclock(const Kvmclock&) = delete;
   Kvmclock& operator=(const Kvmclock&) = delete;

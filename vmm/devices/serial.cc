@@ -88,18 +88,24 @@ uint8_t Serial::read_register(uint64_t offset) {
       rx_.pop_front();
       return byte;
     }
-    case IER: return dlab ? dlm_ : ier_;
+    case IER:
+      return dlab ? dlm_ : ier_;
     case IIR_FCR: {
       uint8_t iir = interrupt_identification();
       // Reading IIR while it reports THRE acknowledges that interrupt (16550 datasheet).
       if ((iir & 0x0f) == IIR_THRI) thr_interrupt_pending_ = false;
       return iir;
     }
-    case LCR: return lcr_;
-    case MCR: return mcr_;
-    case LSR: return static_cast<uint8_t>(lsr_ | (rx_.empty() ? 0 : LSR_DR));
-    case MSR: return modem_status();
-    case SCR: return scr_;
+    case LCR:
+      return lcr_;
+    case MCR:
+      return mcr_;
+    case LSR:
+      return static_cast<uint8_t>(lsr_ | (rx_.empty() ? 0 : LSR_DR));
+    case MSR:
+      return modem_status();
+    case SCR:
+      return scr_;
   }
   return 0xff;
 }
@@ -130,11 +136,18 @@ void Serial::write_register(uint64_t offset, uint8_t value) {
       if (value & FCR_CLEAR_RCVR) rx_.clear();
       fcr_ = value & (FCR_ENABLE | FCR_TRIGGER_MASK);
       return;
-    case LCR: lcr_ = value; return;
-    case MCR: mcr_ = value & MCR_MASK; return;
+    case LCR:
+      lcr_ = value;
+      return;
+    case MCR:
+      mcr_ = value & MCR_MASK;
+      return;
     case LSR:
-    case MSR: return;  // read-only (factory test registers)
-    case SCR: scr_ = value; return;
+    case MSR:
+      return;  // read-only (factory test registers)
+    case SCR:
+      scr_ = value;
+      return;
   }
 }
 

@@ -7,24 +7,36 @@ namespace {
 
 bool type_matches(ArgType type, const Json& v) {
   switch (type) {
-    case ArgType::String: return v.is_string();
-    case ArgType::Bool: return v.is_boolean();
-    case ArgType::Int: return v.is_number_integer();
-    case ArgType::Number: return v.is_number();
-    case ArgType::Object: return v.is_object();
-    case ArgType::Any: return true;
+    case ArgType::String:
+      return v.is_string();
+    case ArgType::Bool:
+      return v.is_boolean();
+    case ArgType::Int:
+      return v.is_number_integer();
+    case ArgType::Number:
+      return v.is_number();
+    case ArgType::Object:
+      return v.is_object();
+    case ArgType::Any:
+      return true;
   }
   return false;
 }
 
 const char* type_name(ArgType type) {
   switch (type) {
-    case ArgType::String: return "string";
-    case ArgType::Bool: return "boolean";
-    case ArgType::Int: return "integer";
-    case ArgType::Number: return "number";
-    case ArgType::Object: return "object";
-    case ArgType::Any: return "any";
+    case ArgType::String:
+      return "string";
+    case ArgType::Bool:
+      return "boolean";
+    case ArgType::Int:
+      return "integer";
+    case ArgType::Number:
+      return "number";
+    case ArgType::Object:
+      return "object";
+    case ArgType::Any:
+      return "any";
   }
   return "any";
 }
@@ -33,7 +45,8 @@ const char* type_name(ArgType type) {
 
 Status CommandTable::add(CommandSpec spec) {
   std::unique_lock lock(mu_);
-  if (commands_.count(spec.name)) return make_error("QMP command '" + spec.name + "' registered twice");
+  if (commands_.count(spec.name))
+    return make_error("QMP command '" + spec.name + "' registered twice");
   std::string name = spec.name;
   commands_.emplace(std::move(name), std::make_shared<const CommandSpec>(std::move(spec)));
   return ok_status();
@@ -60,8 +73,8 @@ Status validate_args(const CommandSpec& spec, const Json& args) {
       continue;
     }
     if (!type_matches(arg.type, *it)) {
-      return make_error("Invalid parameter type for '" + arg.name + "', expected: " +
-                        type_name(arg.type));
+      return make_error("Invalid parameter type for '" + arg.name +
+                        "', expected: " + type_name(arg.type));
     }
   }
   for (const auto& [key, value] : args.items()) {

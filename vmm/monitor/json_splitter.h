@@ -18,7 +18,7 @@ namespace rrvm::monitor {
 class JsonSplitter {
  public:
   struct Item {
-    std::string text;   // one complete JSON text (or junk up to a newline)
+    std::string text;        // one complete JSON text (or junk up to a newline)
     bool too_large = false;  // text was cut: the input exceeded max_bytes
   };
 

@@ -48,7 +48,8 @@ Status clear_stale_socket(const std::string& path, const sockaddr_un& addr) {
     return errno_error("QMP socket: stat " + path);
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return make_error("QMP socket: refusing to replace " + path + ": it exists and is not a socket");
+    return make_error("QMP socket: refusing to replace " + path +
+                      ": it exists and is not a socket");
   }
   Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!probe.valid()) return errno_error("QMP socket: socket");
@@ -85,8 +86,8 @@ Result<Fd> listen_on(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<QmpServer>> QmpServer::start(QmpServerOptions options,
-                                                     const CommandTable& table,
-                                                     Dispatcher dispatch) {
+                                                    const CommandTable& table,
+                                                    Dispatcher dispatch) {
   RRVM_ASSIGN_OR_RETURN(Fd listen_fd, listen_on(options.path));
   Fd wake_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_fd.valid()) return errno_error("QMP server: eventfd");
@@ -221,7 +222,8 @@ void QmpServer::thread_main() {
     {
       std::lock_guard lock(mu_);
       for (auto& c : clients_) {
-        fds.push_back({c->fd.get(), static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
+        fds.push_back(
+            {c->fd.get(), static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
         polled.push_back(c.get());
       }
     }

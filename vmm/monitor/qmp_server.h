@@ -38,7 +38,7 @@ struct QmpServerOptions {
 class QmpServer {
  public:
   static Result<std::unique_ptr<QmpServer>> start(QmpServerOptions options,
-                                                   const CommandTable& table, Dispatcher dispatch);
+                                                  const CommandTable& table, Dispatcher dispatch);
   ~QmpServer();
   QmpServer(const QmpServer&) = delete;
   QmpServer& operator=(const QmpServer&) = delete;

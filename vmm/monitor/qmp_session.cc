@@ -67,7 +67,8 @@ Json make_greeting(const QmpVersion& v) {
 
 Json make_event(std::string_view name, const Json& data,
                 std::chrono::system_clock::time_point wall_time) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(wall_time.time_since_epoch()).count();
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(wall_time.time_since_epoch()).count();
   Json ev = {{"timestamp", {{"seconds", us / 1000000}, {"microseconds", us % 1000000}}},
              {"event", name}};
   if (!data.is_null()) ev["data"] = data;
@@ -122,11 +123,12 @@ std::optional<Json> QmpSession::handle_parsed(const Json& request, const std::st
   }
   if (name == "qmp_capabilities") return negotiate(args, id);
   if (!negotiated_) {
-    return error_reply("CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'",
-                      id);
+    return error_reply("CommandNotFound",
+                       "Expecting capabilities negotiation with 'qmp_capabilities'", id);
   }
   auto spec = table_.find(name);
-  if (!spec) return error_reply("CommandNotFound", "The command " + name + " has not been found", id);
+  if (!spec)
+    return error_reply("CommandNotFound", "The command " + name + " has not been found", id);
   if (auto st = validate_args(*spec, args); !st.ok()) {
     return error_reply("GenericError", st.error().message, id);
   }
@@ -136,12 +138,14 @@ std::optional<Json> QmpSession::handle_parsed(const Json& request, const std::st
 Json QmpSession::negotiate(const Json& args, const Json* id) {
   if (negotiated_) {
     return error_reply("CommandNotFound",
-                      "Capabilities negotiation is already complete, command ignored", id);
+                       "Capabilities negotiation is already complete, command ignored", id);
   }
   for (const auto& [key, value] : args.items()) {
-    if (key != "enable") return error_reply("GenericError", "Parameter '" + key + "' is unexpected", id);
+    if (key != "enable")
+      return error_reply("GenericError", "Parameter '" + key + "' is unexpected", id);
     if (!value.is_array()) {
-      return error_reply("GenericError", "Invalid parameter type for 'enable', expected: array", id);
+      return error_reply("GenericError", "Invalid parameter type for 'enable', expected: array",
+                         id);
     }
     // rrvm offers no optional capabilities (no out-of-band execution).
     if (!value.empty()) {

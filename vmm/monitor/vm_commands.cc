@@ -22,10 +22,10 @@ Status register_vm_commands(CommandTable& table, core::VmControl& vm) {
                                                {"singlestep", false},
                                                {"running", s == core::RunState::Running}};
                                  }}));
-  RRVM_TRY(table.add(CommandSpec{
-      "stop", {}, [&vm](const Json&) { return empty_return(vm.qmp_stop()); }}));
-  RRVM_TRY(table.add(CommandSpec{
-      "cont", {}, [&vm](const Json&) { return empty_return(vm.qmp_cont()); }}));
+  RRVM_TRY(table.add(
+      CommandSpec{"stop", {}, [&vm](const Json&) { return empty_return(vm.qmp_stop()); }}));
+  RRVM_TRY(table.add(
+      CommandSpec{"cont", {}, [&vm](const Json&) { return empty_return(vm.qmp_cont()); }}));
   RRVM_TRY(table.add(CommandSpec{"system_reset", {}, [&vm](const Json&) -> Result<Json> {
                                    vm.qmp_system_reset();
                                    return Json::object();
@@ -34,22 +34,24 @@ Status register_vm_commands(CommandTable& table, core::VmControl& vm) {
                                    vm.qmp_quit();
                                    return Json::object();
                                  }}));
-  RRVM_TRY(table.add(CommandSpec{
-      "trace-mark", {{"text", ArgType::String, true}},
-      [](const Json& args) -> Result<Json> {
-        std::string text = args.at("text").get<std::string>();
-        trace::emit(trace::UserMark{text});
-        return Json::object();
-      },
-      false}));
-  RRVM_TRY(table.add(CommandSpec{
-      "query-commands", {}, [&table](const Json&) -> Result<Json> {
-        Json list = Json::array();
-        list.push_back({{"name", "qmp_capabilities"}});
-        for (const auto& name : table.names()) list.push_back({{"name", name}});
-        return list;
-      },
-      false}));
+  RRVM_TRY(table.add(CommandSpec{"trace-mark",
+                                 {{"text", ArgType::String, true}},
+                                 [](const Json& args) -> Result<Json> {
+                                   std::string text = args.at("text").get<std::string>();
+                                   trace::emit(trace::UserMark{text});
+                                   return Json::object();
+                                 },
+                                 false}));
+  RRVM_TRY(table.add(CommandSpec{"query-commands",
+                                 {},
+                                 [&table](const Json&) -> Result<Json> {
+                                   Json list = Json::array();
+                                   list.push_back({{"name", "qmp_capabilities"}});
+                                   for (const auto& name : table.names())
+                                     list.push_back({{"name", name}});
+                                   return list;
+                                 },
+                                 false}));
   return ok_status();
 }
 
