@@ -12,7 +12,7 @@ std::vector<std::string> split(JsonSplitter& s, const std::string& input) {
   std::vector<JsonSplitter::Item> items;
   s.feed(input, items);
   std::vector<std::string> out;
-  for (const auto& i : items) out.push_back(i.too_large ? "TOO LARGE" : i.text);
+  for (const auto& i : items) out.push_back(i.error.empty() ? i.text : "REFUSED " + i.error);
   return out;
 }
 
@@ -45,10 +45,19 @@ TEST(JsonSplitter, JunkIsHandedOutALineAtATime) {
 TEST(JsonSplitter, OversizedInputIsReportedOnceAndSkippedToTheNextLine) {
   JsonSplitter s(16);
   EXPECT_EQ(split(s, std::string("{\"a\":\"") + std::string(100, 'x')),
-            std::vector<std::string>{"TOO LARGE"});
+            std::vector<std::string>{"REFUSED QMP input too large"});
   EXPECT_EQ(s.pending(), 0u);
   EXPECT_TRUE(split(s, std::string(1000, 'y')).empty());  // still the same oversized line
   EXPECT_EQ(split(s, "\"}\n{\"b\":2}"), std::vector<std::string>{"{\"b\":2}"});
+}
+
+TEST(JsonSplitter, DeepNestingIsRefusedBeforeParsing) {
+  JsonSplitter s;
+  std::string deep(JsonSplitter::MAX_NESTING, '[');
+  EXPECT_TRUE(split(s, deep).empty());  // at the limit: still collecting
+  EXPECT_EQ(split(s, "[[[["),
+            std::vector<std::string>{"REFUSED JSON nesting depth limit exceeded"});
+  EXPECT_EQ(split(s, "]]]]\n{\"ok\":1}"), std::vector<std::string>{"{\"ok\":1}"});
 }
 
 }  // namespace

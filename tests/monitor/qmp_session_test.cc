@@ -24,7 +24,7 @@ class QmpSessionTest : public ::testing::Test {
                         [](const Json&) -> Result<Json> { return rrvm::make_error("it broke"); }})
                     .ok());
   }
-  Json send(const std::string& text) { return session_.handle({text, false}); }
+  Json send(const std::string& text) { return session_.handle({text, {}}); }
   static std::string error_class(const Json& r) { return r.at("error").at("class"); }
   static std::string desc(const Json& r) { return r.at("error").at("desc"); }
 
@@ -96,7 +96,7 @@ TEST_F(QmpSessionTest, BadInputGetsQemusErrors) {
     EXPECT_EQ(desc(r).rfind(c.desc_prefix, 0), 0u) << c.input << " -> " << desc(r);
   }
   EXPECT_EQ(dispatched_, 0);
-  Json too_large = session_.handle({"{\"execute\":", true});
+  Json too_large = session_.handle({"{\"execute\":", "QMP input too large"});
   EXPECT_EQ(desc(too_large), "JSON parse error, QMP input too large");
   // The session is unharmed.
   EXPECT_EQ(send(R"({"execute":"echo","arguments":{"text":"ok"}})").at("return").at("text"), "ok");

@@ -10,7 +10,7 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; 
 }  // namespace
 
 void JsonSplitter::finish(std::vector<Item>& out) {
-  out.push_back(Item{std::move(buf_), false});
+  out.push_back(Item{std::move(buf_), {}});
   buf_.clear();
   mode_ = Mode::Idle;
   depth_ = 0;
@@ -18,10 +18,11 @@ void JsonSplitter::finish(std::vector<Item>& out) {
   escape_ = false;
 }
 
-// A text longer than max_bytes is reported once and the rest of it is skipped up to the next
-// newline, so a hostile client cannot make the server hold unbounded memory.
-void JsonSplitter::overflow(std::vector<Item>& out) {
-  out.push_back(Item{buf_.substr(0, 64), true});
+// A text longer than max_bytes or nested deeper than MAX_NESTING is reported once and the rest of
+// it is skipped up to the next newline, so a hostile client cannot make the server hold unbounded
+// memory or hand the parser a value whose depth could exhaust the stack.
+void JsonSplitter::refuse(std::vector<Item>& out, const char* why) {
+  out.push_back(Item{buf_.substr(0, 64), why});
   buf_.clear();
   mode_ = Mode::Discard;
   depth_ = 0;
@@ -50,7 +51,7 @@ void JsonSplitter::feed(std::string_view bytes, std::vector<Item>& out) {
     }
     buf_.push_back(c);
     if (buf_.size() > max_bytes_) {
-      overflow(out);
+      refuse(out, "QMP input too large");
       continue;
     }
     if (mode_ != Mode::Value) continue;
@@ -65,7 +66,7 @@ void JsonSplitter::feed(std::string_view bytes, std::vector<Item>& out) {
     } else if (c == '"') {
       in_string_ = true;
     } else if (c == '{' || c == '[') {
-      ++depth_;
+      if (++depth_ > MAX_NESTING) refuse(out, "JSON nesting depth limit exceeded");
     } else if (c == '}' || c == ']') {
       if (--depth_ == 0) finish(out);
     }

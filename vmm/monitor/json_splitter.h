@@ -18,9 +18,12 @@ namespace rrvm::monitor {
 class JsonSplitter {
  public:
   struct Item {
-    std::string text;        // one complete JSON text (or junk up to a newline)
-    bool too_large = false;  // text was cut: the input exceeded max_bytes
+    std::string text;   // one complete JSON text (or junk up to a newline)
+    std::string error;  // set when the text was refused (too large, nested too deep) and cut
   };
+
+  // QEMU's limit (qobject/json-streamer.c): deeper input is refused before it is parsed.
+  static constexpr int MAX_NESTING = 1024;
 
   explicit JsonSplitter(size_t max_bytes = 1 << 20) : max_bytes_(max_bytes) {}
 
@@ -32,7 +35,7 @@ class JsonSplitter {
  private:
   enum class Mode { Idle, Value, Junk, Discard };
   void finish(std::vector<Item>& out);
-  void overflow(std::vector<Item>& out);
+  void refuse(std::vector<Item>& out, const char* why);
 
   size_t max_bytes_;
   Mode mode_ = Mode::Idle;

@@ -24,8 +24,8 @@ struct Parsed {
 
 Parsed parse_request(const JsonSplitter::Item& item) {
   Parsed p;
-  if (item.too_large) {
-    p.error = error_reply("GenericError", "JSON parse error, QMP input too large");
+  if (!item.error.empty()) {
+    p.error = error_reply("GenericError", "JSON parse error, " + item.error);
     return p;
   }
   try {
