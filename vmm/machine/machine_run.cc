@@ -141,6 +141,7 @@ trace::RecorderStats Machine::trace_stats() const {
 
 Status Machine::reset_devices(core::ShutdownCause cause) {
   trace::Span span("qemu_devices_reset");
+  serial_->reset();
   for (auto& v : virtio_) v.transport->reset_by_vmm(core::shutdown_cause_name(cause));
   // Like QEMU's ROM reset: the kernel image and its boot data are written into RAM again, so the
   // vCPUs' reset state (the boot entry) finds an intact kernel.
