@@ -133,8 +133,32 @@ void Kvmclock::on_start() {
     }
   }
   clock_valid_ = false;
+  bool advanced = advance_on_start_ && realtime_;
   if (auto st = set_clock(); !st.ok()) return fatal(st.error());
+  if (advanced) rewrite_wall_clock();
   if (config_.clock_ctrl) kvmclock_ctrl_all();
+}
+
+// KVM fills the guest's pvclock_wall_clock (host realtime at kvmclock 0) only when the guest
+// writes MSR_KVM_WALL_CLOCK_NEW, and the FULL put on restore wrote it before KVM_SET_CLOCK, against
+// the new VM's clock near 0. After an advancing KVM_SET_CLOCK that value is ahead by the guest's
+// uptime plus the advance, so write the guest's own MSR value again: KVM recomputes the struct
+// against the clock just set, and wall = boot wall + kvmclock matches the host's realtime. Without
+// clock_advance rrvm keeps QEMU's behaviour and does not touch it.
+void Kvmclock::rewrite_wall_clock() {
+  if (vcpus_.size() == 0) return;
+  core::CpuSync& sync = vcpus_.sync(0);
+  auto gpa = sync.state().msr(hv::msr::KVM_WALL_CLOCK_NEW);
+  if (!gpa || *gpa == 0) return;  // the guest never enabled its wall clock
+  hv::MsrEntry entry{.index = hv::msr::KVM_WALL_CLOCK_NEW, .value = *gpa};
+  vcpus_.thread(0).run_on_cpu("kvmclock_rewrite_wall_clock", [&sync, &entry] {
+    auto put = sync.vcpu().set_msrs(std::span(&entry, 1), trace::SyncLevel::None);
+    if (!put.ok()) {
+      warn("cannot rewrite the guest's wall clock: " + put.error().describe());
+    } else if (put.value() != 1) {
+      warn("KVM refused MSR_KVM_WALL_CLOCK_NEW: the guest's wall time stays behind");
+    }
+  });
 }
 
 // QEMU's kvmclock_current_nsec: vCPU 0's pvclock page at vCPU 0's current TSC. 0 when the guest

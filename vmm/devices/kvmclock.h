@@ -21,7 +21,9 @@
 //
 // clock_advance (Firecracker-style, off by default): the first start after restore() sets the
 // clock with KVM_CLOCK_REALTIME and the realtime saved with it, so KVM adds the wall time that
-// passed while the VM was saved and the guest's wall time catches up with the host's.
+// passed while the VM was saved, then writes the guest's MSR_KVM_WALL_CLOCK_NEW again on vCPU 0 so
+// KVM recomputes the guest's wall-clock struct against that clock: the guest's wall time
+// (wall clock + kvmclock) catches up with the host's.
 //
 // Every KVM call is recorded by the recording hypervisor layer (ClockAccess, KvmclockCtrl, MSR
 // gets); this device records its own decisions as warnings and runs inside the notifier span
@@ -110,6 +112,7 @@ class Kvmclock {
   Result<uint64_t> current_nsec_from_guest();
   Status set_clock();
   void kvmclock_ctrl_all();
+  void rewrite_wall_clock();
   void fatal(const Error& error);
 
   hv::Vm& vm_;
