@@ -1,7 +1,6 @@
 #include "vmm/core/vm_state_notifier.h"
 
 #include <algorithm>
-#include <ranges>
 
 #include "trace/recorder.h"
 #include "trace/span.h"
@@ -64,11 +63,13 @@ void VmStateNotifiers::notify(bool running, RunState state) {
     for (const auto& h : snapshot) call_one(*h, trace::NotifierPhase::Prepare, running, state);
     for (const auto& h : snapshot) call_one(*h, trace::NotifierPhase::Main, running, state);
   } else {
-    for (const auto& h : std::views::reverse(snapshot)) {
-      call_one(*h, trace::NotifierPhase::Prepare, running, state);
+    // Reverse iterators rather than std::views::reverse: clang 14 (the fuzz build) cannot
+    // compile libstdc++ 12's ranges.
+    for (auto it = snapshot.rbegin(); it != snapshot.rend(); ++it) {
+      call_one(**it, trace::NotifierPhase::Prepare, running, state);
     }
-    for (const auto& h : std::views::reverse(snapshot)) {
-      call_one(*h, trace::NotifierPhase::Main, running, state);
+    for (auto it = snapshot.rbegin(); it != snapshot.rend(); ++it) {
+      call_one(**it, trace::NotifierPhase::Main, running, state);
     }
   }
 }
