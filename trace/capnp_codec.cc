@@ -209,21 +209,21 @@ std::span<const uint8_t> exit_data(s::Event::VcpuExit::Reader r, DecodeScratch* 
   return {scratch->exit_data, std::min<size_t>(r.getInlineLength(), sizeof value)};
 }
 
-void decode_run_state_change(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_run_state_change(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getRunStateChange();
   body.emplace<RunStateChange>(RunStateChange{to_enum<RunState>(r.getFrom(), RUN_STATE_COUNT),
                                               to_enum<RunState>(r.getTo(), RUN_STATE_COUNT),
                                               text(r.getReason()), r.getAccepted()});
 }
 
-void decode_notifier_call(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_notifier_call(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getNotifierCall();
   body.emplace<NotifierCall>(NotifierCall{text(r.getHandler()), r.getPriority(),
                                           to_enum<NotifierPhase>(r.getPhase(), 2), r.getRunning(),
                                           to_enum<RunState>(r.getState(), RUN_STATE_COUNT)});
 }
 
-void decode_msr_access(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
+void decode_msr_access(const s::Event::Reader& in, DecodeScratch* scratch, EventBody& body) {
   auto r = in.getMsrAccess();
   auto entries = r.getEntries();
   auto& msrs = scratch->msrs;
@@ -235,104 +235,104 @@ void decode_msr_access(s::Event::Reader in, DecodeScratch* scratch, EventBody& b
                                     r.getProcessed(), r.getErr()});
 }
 
-void decode_clock_access(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_clock_access(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getClockAccess();
   body.emplace<ClockAccess>(ClockAccess{to_enum<ClockOp>(r.getOp(), 2), r.getClockNs(),
                                         r.getFlags(), r.getHostTsc(), r.getRealtimeNs(),
                                         r.getErr()});
 }
 
-void decode_kvmclock_ctrl(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_kvmclock_ctrl(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getKvmclockCtrl();
   body.emplace<KvmclockCtrl>(KvmclockCtrl{r.getVcpu(), r.getErr()});
 }
 
-void decode_tsc_read(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_tsc_read(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getTscRead();
   body.emplace<TscRead>(TscRead{r.getVcpu(), r.getTsc()});
 }
 
-void decode_tsc_khz(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_tsc_khz(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getTscKhz();
   body.emplace<TscKhz>(TscKhz{r.getVcpu(), r.getSet(), r.getKhz(), r.getErr()});
 }
 
-void decode_device_status_write(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_device_status_write(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getDeviceStatusWrite();
   body.emplace<DeviceStatusWrite>(DeviceStatusWrite{
       text(r.getDevice()), text(r.getTransport()), r.getOldStatus(), r.getNewStatus(),
       to_enum<StatusSource>(r.getSource(), 3), r.getAccepted(), text(r.getReason())});
 }
 
-void decode_device_reset(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_device_reset(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getDeviceReset();
   body.emplace<DeviceReset>(DeviceReset{text(r.getDevice()), text(r.getReason())});
 }
 
-void decode_device_backend(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_device_backend(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getDeviceBackend();
   body.emplace<DeviceBackend>(
       DeviceBackend{text(r.getDevice()), to_enum<BackendOp>(r.getOp(), 2), text(r.getReason())});
 }
 
-void decode_vcpu_exit(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
+void decode_vcpu_exit(const s::Event::Reader& in, DecodeScratch* scratch, EventBody& body) {
   auto r = in.getVcpuExit();
   body.emplace<VcpuExit>(VcpuExit{r.getVcpu(), to_enum<ExitKind>(r.getKind(), 10), r.getAddress(),
                                   r.getSize(), r.getIsWrite(), exit_data(r, scratch),
                                   r.getDetail()});
 }
 
-void decode_monitor_command(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_monitor_command(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   body.emplace<MonitorCommand>(MonitorCommand{text(in.getMonitorCommand())});
 }
 
-void decode_monitor_reply(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_monitor_reply(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   body.emplace<MonitorReply>(MonitorReply{text(in.getMonitorReply())});
 }
 
-void decode_migration(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_migration(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getMigration();
   body.emplace<MigrationEvent>(MigrationEvent{to_enum<MigrationPhase>(r.getPhase(), 8),
                                               r.getIteration(), r.getDirtyPages(), r.getBytes(),
                                               r.getDowntimeNs(), text(r.getDetail())});
 }
 
-void decode_snapshot_section(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_snapshot_section(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getSnapshotSection();
   body.emplace<SnapshotSection>(SnapshotSection{to_enum<SectionOp>(r.getOp(), 2),
                                                 text(r.getDevice()), r.getBytes(), r.getChecksum(),
                                                 r.getOk(), text(r.getError())});
 }
 
-void decode_user_mark(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_user_mark(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   body.emplace<UserMark>(UserMark{text(in.getUserMark())});
 }
 
-void decode_warning(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_warning(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getWarning();
   body.emplace<Warning>(Warning{text(r.getComponent()), text(r.getText())});
 }
 
-void decode_hv_call(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_hv_call(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getHvCall();
   body.emplace<HvCall>(
       HvCall{r.getVcpu(), text(r.getName()), r.getResult(), r.getErr(), data(r.getPayload())});
 }
 
-void decode_span_begin(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_span_begin(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   auto r = in.getSpanBegin();
   body.emplace<SpanBegin>(SpanBegin{r.getParent(), text(r.getName())});
 }
 
-void decode_span_end(s::Event::Reader, DecodeScratch*, EventBody& body) {
+void decode_span_end(const s::Event::Reader&, DecodeScratch*, EventBody& body) {
   body.emplace<SpanEnd>(SpanEnd{});
 }
 
-void decode_dropped(s::Event::Reader in, DecodeScratch*, EventBody& body) {
+void decode_dropped(const s::Event::Reader& in, DecodeScratch*, EventBody& body) {
   body.emplace<Dropped>(Dropped{in.getDropped().getCount()});
 }
 
-using Decoder = void (*)(s::Event::Reader, DecodeScratch*, EventBody&);
+using Decoder = void (*)(const s::Event::Reader&, DecodeScratch*, EventBody&);
 // Indexed by the union tag; the tags are the EventType values (checked below).
 constexpr Decoder DECODERS[] = {
     decode_run_state_change, decode_notifier_call,
@@ -379,7 +379,7 @@ static_assert(static_cast<int>(s::Event::SPAN_END) == static_cast<int>(EventType
 static_assert(static_cast<int>(s::Event::DROPPED) == static_cast<int>(EventType::Dropped));
 
 // Decodes into `body` in place (a hot loop of the reader: no temporary variant).
-void decode_body(s::Event::Reader in, DecodeScratch* scratch, EventBody& body) {
+void decode_body(const s::Event::Reader& in, DecodeScratch* scratch, EventBody& body) {
   auto tag = static_cast<size_t>(in.which());
   if (tag < std::size(DECODERS)) {
     DECODERS[tag](in, scratch, body);
@@ -397,7 +397,7 @@ void encode_event(const EventRecord& in, uint32_t time_delta_ns, s::Event::Build
   encode_body(in.body, out);
 }
 
-void decode_event(s::Event::Reader in, EventRecord& out, DecodeScratch* scratch) {
+void decode_event(const s::Event::Reader& in, EventRecord& out, DecodeScratch* scratch) {
   out.thread = in.getThread();
   out.span = in.getSpan();
   decode_body(in, scratch, out.body);

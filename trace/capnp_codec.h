@@ -34,7 +34,7 @@ struct DecodeScratch {
 // Everything but seq and time, which a Batch stores compactly (trace.capnp: Batch).
 void encode_event(const EventRecord& in, uint32_t time_delta_ns, schema::Event::Builder out);
 // Sets thread, span and body (not seq and time_ns).
-void decode_event(schema::Event::Reader in, EventRecord& out, DecodeScratch* scratch);
+void decode_event(const schema::Event::Reader& in, EventRecord& out, DecodeScratch* scratch);
 
 void encode_thread(const ThreadInfo& in, schema::ThreadInfo::Builder out);
 ThreadInfo decode_thread(schema::ThreadInfo::Reader in);

@@ -13,9 +13,11 @@ ThreadBuffer::ThreadBuffer(size_t capacity_bytes, uint16_t index, void* owner, u
       recorder_id_(recorder_id),
       ticks_(ticks),
       capacity_(std::bit_ceil(capacity_bytes < 4096 ? size_t{4096} : capacity_bytes)),
-      data_(new uint8_t[capacity_]) {}
+      // Zeroed now, so the pages are mapped before the first emit: no page faults on the hot path.
+      data_(new uint8_t[capacity_]()) {}
 
-uint8_t* ThreadBuffer::reserve(size_t bytes) {
+// The rest of reserve(): a stale cached tail, a wrap, or no space.
+uint8_t* ThreadBuffer::reserve_slow(size_t bytes) {
   RRVM_CHECK(bytes % 8 == 0 && bytes >= sizeof(RecordHeader));
   // A record larger than half the ring could wait forever for contiguous space.
   if (bytes > capacity_ / 2) return nullptr;

@@ -47,8 +47,18 @@ class ThreadBuffer {
   size_t capacity() const { return capacity_; }
 
   // --- producer (the owning thread) -----------------------------------------------------------
-  // Space for `bytes` contiguous bytes (a multiple of 8), or nullptr when the ring is full.
-  uint8_t* reserve(size_t bytes);
+  // Space for `bytes` contiguous bytes (a multiple of 8), or nullptr when the ring is full. A
+  // record larger than half the ring is always refused (it could wait forever for space).
+  uint8_t* reserve(size_t bytes) {
+    uint64_t head = reserved_head_;
+    size_t pos = head & (capacity_ - 1);
+    if (bytes <= capacity_ / 2 && bytes <= capacity_ - pos &&
+        head + bytes - tail_cache_ <= capacity_) [[likely]] {
+      reserved_head_ = head + bytes;
+      return data_.get() + pos;
+    }
+    return reserve_slow(bytes);
+  }
   // Publishes the records reserved since the last commit.
   void commit() { head_.store(reserved_head_, std::memory_order_release); }
   // More than half the ring is unconsumed (refreshes the cached tail when it looks so).
@@ -70,6 +80,8 @@ class ThreadBuffer {
   void free_storage();  // after close, once no producer can touch the ring
 
  private:
+  uint8_t* reserve_slow(size_t bytes);
+
   // Read-mostly line: the producer reads these on every append.
   alignas(64) const uint16_t index_;
   void* const owner_;

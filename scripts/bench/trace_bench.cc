@@ -83,7 +83,7 @@ void BM_EmitSmallEvent(benchmark::State& state) {
     g_emit_recorder.reset();
   }
 }
-BENCHMARK(BM_EmitSmallEvent)->Threads(1)->Threads(2);
+BENCHMARK(BM_EmitSmallEvent)->Threads(1)->Threads(2)->MinTime(0.2);
 
 // --- end-to-end writer throughput --------------------------------------------------------------
 
