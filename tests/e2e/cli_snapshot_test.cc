@@ -54,8 +54,8 @@ TEST(E2eCliSnapshot, SnapshotThenRestoreContinuesTheTick) {
   ASSERT_FALSE(parse_ticks(source_console).empty());
 
   VmFiles f = vm_files(dir, "target");
-  RrvmProcess target(dir, "target", {"restore", snap, "--trace", f.trace, "--qmp", f.qmp,
-                                     "--serial", f.console});
+  RrvmProcess target(dir, "target",
+                     {"restore", snap, "--trace", f.trace, "--qmp", f.qmp, "--serial", f.console});
   QmpClient qmp;
   ASSERT_EQ(qmp.connect(f.qmp, 10s), "") << target.describe();
   std::vector<Tick> ticks = wait_ticks(f.console, 3, 20s);
@@ -78,8 +78,8 @@ TEST(E2eCliSnapshot, SlowSaveShowsProgressAndResumes) {
   TickingVm source(dir, "source");
   ASSERT_NO_FATAL_FAILURE(start_ticking(source));
   std::string snap = dir.file("vm.snap");
-  RunResult saved = run_rrvm(dir, "snapshot", {"snapshot", "--resume", "--max-bandwidth", "10K",
-                                               source.files.qmp, snap});
+  RunResult saved = run_rrvm(
+      dir, "snapshot", {"snapshot", "--resume", "--max-bandwidth", "10K", source.files.qmp, snap});
   ASSERT_EQ(saved.status, 0) << saved.err;
   EXPECT_TRUE(contains(saved.err, "rrvm snapshot: active, pass 1, ")) << saved.err;
   EXPECT_TRUE(contains(saved.err, " sent, ")) << saved.err;
@@ -104,8 +104,7 @@ TEST(E2eCliSnapshot, InterruptCancelsTheSave) {
   TickingVm source(dir, "source");
   ASSERT_NO_FATAL_FAILURE(start_ticking(source));
   std::string snap = dir.file("vm.snap");
-  RrvmProcess save(dir, "snapshot",
-                   {"snapshot", "--max-bandwidth", "1K", source.files.qmp, snap});
+  RrvmProcess save(dir, "snapshot", {"snapshot", "--max-bandwidth", "1K", source.files.qmp, snap});
   ASSERT_TRUE(wait_until(10s, [&] { return contains(save.err(), "rrvm snapshot: active"); }))
       << save.describe();
   save.signal(SIGINT);
@@ -197,8 +196,8 @@ TEST(E2eCliSnapshot, RestoreOfMissingFileNamesIt) {
   std::string missing = dir.file("missing.snap");
   RunResult r = run_rrvm(dir, "restore", {"restore", "--no-trace", missing});
   EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_TRUE(contains(r.err, "rrvm restore: cannot open the snapshot " + missing +
-                                  ": No such file or directory"))
+  EXPECT_TRUE(contains(
+      r.err, "rrvm restore: cannot open the snapshot " + missing + ": No such file or directory"))
       << r.err;
   r = run_rrvm(dir, "restore-dir", {"restore", "--no-trace", dir.path()});
   EXPECT_EQ(r.status, 2) << r.err;

@@ -16,7 +16,8 @@ uint64_t uint_member(const Json& object, const char* key) {
   auto it = object.find(key);
   if (it == object.end()) return 0;
   if (it->is_number_unsigned()) return it->get<uint64_t>();
-  if (it->is_number_integer()) return static_cast<uint64_t>(std::max<int64_t>(it->get<int64_t>(), 0));
+  if (it->is_number_integer())
+    return static_cast<uint64_t>(std::max<int64_t>(it->get<int64_t>(), 0));
   if (it->is_number_float()) return static_cast<uint64_t>(std::max(it->get<double>(), 0.0));
   return 0;
 }

@@ -78,7 +78,7 @@ int run_machine(const char* command, const machine::MachineConfig& config) {
   if (!machine.ok()) {
     std::fprintf(stderr, "%s: %s\n", command, machine.error().describe().c_str());
     return machine.error().err == ENOENT || machine.error().err == EACCES ? EXIT_ENVIRONMENT
-                                                                             : EXIT_BAD_INPUT;
+                                                                          : EXIT_BAD_INPUT;
   }
   if (!config.trace_path.empty()) {
     std::fprintf(stderr, "rrvm: recording trace to %s\n", config.trace_path.c_str());

@@ -160,10 +160,9 @@ int SnapshotCommand::report(QmpClient& qmp, const MigrationStats& stats) {
   // The file's size when we can see it (the VM may run in another mount namespace), else the
   // stream bytes the VM wrote, which are the same on one host.
   struct stat st {};
-  uint64_t size = ::stat(file_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size)
-                                                  : stats.ram_transferred;
-  std::fprintf(stderr,
-               "rrvm snapshot: saved %s: %s in %llu ms (downtime %llu ms, %u passes)\n",
+  uint64_t size =
+      ::stat(file_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : stats.ram_transferred;
+  std::fprintf(stderr, "rrvm snapshot: saved %s: %s in %llu ms (downtime %llu ms, %u passes)\n",
                file_.c_str(), human_bytes(size).c_str(),
                static_cast<unsigned long long>(stats.total_time_ms),
                static_cast<unsigned long long>(stats.downtime_ms), stats.iterations);
@@ -175,8 +174,9 @@ int SnapshotCommand::report(QmpClient& qmp, const MigrationStats& stats) {
       return EXIT_FAILED;
     }
   } else {
-    std::fprintf(stderr, "rrvm snapshot: the VM is stopped (postmigrate): QMP 'cont' resumes it, "
-                         "'quit' ends it\n");
+    std::fprintf(stderr,
+                 "rrvm snapshot: the VM is stopped (postmigrate): QMP 'cont' resumes it, "
+                 "'quit' ends it\n");
   }
   return EXIT_OK;
 }
