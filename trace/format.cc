@@ -39,8 +39,20 @@ std::string fields(const MsrAccess& e) {
     s += " failed-at=" + msr_describe(e.entries[e.processed].index);
   }
   for (const MsrEntry& m : e.entries) {
+    // Appended piece by piece: fewer temporaries, and no `"x" + std::string` that gcc 12 -O3
+    // flags with a false -Wrestrict.
     std::string name = msr_name(m.index);
-    s += " " + (name.empty() ? hex(m.index) : name + "(" + hex(m.index) + ")") + "=" + hex(m.value);
+    s += ' ';
+    if (name.empty()) {
+      s += hex(m.index);
+    } else {
+      s += name;
+      s += '(';
+      s += hex(m.index);
+      s += ')';
+    }
+    s += '=';
+    s += hex(m.value);
   }
   return s;
 }
