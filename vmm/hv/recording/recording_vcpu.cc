@@ -67,95 +67,87 @@ void RecordingVcpu::clear_kick() {
 
 // --- register state ---------------------------------------------------------------------------
 
-Result<Regs> RecordingVcpu::get_regs() {
-  auto r = inner_->get_regs();
+namespace {
+
+// What a get/set of one kind of state records: its payload (field by field, or the raw blob)
+// and, as the call's result, its entry count where it has one.
+std::vector<uint8_t> payload_of(const Regs& x) { return payload::encode(x); }
+std::vector<uint8_t> payload_of(const Sregs& x) { return payload::encode(x); }
+std::vector<uint8_t> payload_of(const Fpu& x) { return payload::encode(x); }
+std::vector<uint8_t> payload_of(const std::vector<Xcr>& x) { return payload::encode(x); }
+std::vector<uint8_t> payload_of(const std::vector<CpuidEntry>& x) { return payload::encode(x); }
+std::span<const uint8_t> payload_of(const Blob& x) { return x; }
+
+template <typename T>
+int64_t count_of(const T&) {
+  return 0;
+}
+int64_t count_of(const std::vector<Xcr>& x) { return static_cast<int64_t>(x.size()); }
+int64_t count_of(const Blob& x) { return static_cast<int64_t>(x.size()); }
+
+template <typename T>
+Result<T> recorded_get(int32_t vcpu, const char* name, Result<T> r) {
   if (trace::enabled()) {
-    record_result(index_, "KVM_GET_REGS", r, 0, r.ok() ? payload::encode(*r) : Blob{});
+    if (r.ok()) {
+      record_result(vcpu, name, r, count_of(*r), payload_of(*r));
+    } else {
+      record_result(vcpu, name, r, 0);
+    }
   }
   return r;
 }
 
-Status RecordingVcpu::set_regs(const Regs& regs) {
-  Status s = inner_->set_regs(regs);
-  if (trace::enabled()) record_status(index_, "KVM_SET_REGS", s, payload::encode(regs));
+template <typename T>
+Status recorded_set(int32_t vcpu, const char* name, const T& value, Status s) {
+  if (trace::enabled()) record_status(vcpu, name, s, payload_of(value));
   return s;
 }
 
+}  // namespace
+
+Result<Regs> RecordingVcpu::get_regs() { return recorded_get(index_, "KVM_GET_REGS", inner_->get_regs()); }
+Status RecordingVcpu::set_regs(const Regs& x) {
+  return recorded_set(index_, "KVM_SET_REGS", x, inner_->set_regs(x));
+}
 Result<Sregs> RecordingVcpu::get_sregs() {
-  auto r = inner_->get_sregs();
-  if (trace::enabled()) {
-    record_result(index_, "KVM_GET_SREGS", r, 0, r.ok() ? payload::encode(*r) : Blob{});
-  }
-  return r;
+  return recorded_get(index_, "KVM_GET_SREGS", inner_->get_sregs());
 }
-
-Status RecordingVcpu::set_sregs(const Sregs& sregs) {
-  Status s = inner_->set_sregs(sregs);
-  if (trace::enabled()) record_status(index_, "KVM_SET_SREGS", s, payload::encode(sregs));
-  return s;
+Status RecordingVcpu::set_sregs(const Sregs& x) {
+  return recorded_set(index_, "KVM_SET_SREGS", x, inner_->set_sregs(x));
 }
-
-Result<Fpu> RecordingVcpu::get_fpu() {
-  auto r = inner_->get_fpu();
-  if (trace::enabled()) {
-    record_result(index_, "KVM_GET_FPU", r, 0, r.ok() ? payload::encode(*r) : Blob{});
-  }
-  return r;
+Result<Fpu> RecordingVcpu::get_fpu() { return recorded_get(index_, "KVM_GET_FPU", inner_->get_fpu()); }
+Status RecordingVcpu::set_fpu(const Fpu& x) {
+  return recorded_set(index_, "KVM_SET_FPU", x, inner_->set_fpu(x));
 }
-
-Status RecordingVcpu::set_fpu(const Fpu& fpu) {
-  Status s = inner_->set_fpu(fpu);
-  if (trace::enabled()) record_status(index_, "KVM_SET_FPU", s, payload::encode(fpu));
-  return s;
-}
-
 Result<std::vector<Xcr>> RecordingVcpu::get_xcrs() {
-  auto r = inner_->get_xcrs();
-  if (trace::enabled()) {
-    record_result(index_, "KVM_GET_XCRS", r, r.ok() ? int64_t(r->size()) : 0,
-                  r.ok() ? payload::encode(*r) : Blob{});
-  }
-  return r;
+  return recorded_get(index_, "KVM_GET_XCRS", inner_->get_xcrs());
 }
-
-Status RecordingVcpu::set_xcrs(const std::vector<Xcr>& xcrs) {
-  Status s = inner_->set_xcrs(xcrs);
-  if (trace::enabled()) record_status(index_, "KVM_SET_XCRS", s, payload::encode(xcrs));
-  return s;
+Status RecordingVcpu::set_xcrs(const std::vector<Xcr>& x) {
+  return recorded_set(index_, "KVM_SET_XCRS", x, inner_->set_xcrs(x));
 }
-
-Result<Blob> RecordingVcpu::record_blob_get(const char* name, Result<Blob> r) {
-  if (trace::enabled()) {
-    record_result(index_, name, r, r.ok() ? int64_t(r->size()) : 0,
-                  r.ok() ? std::span<const uint8_t>(*r) : std::span<const uint8_t>());
-  }
-  return r;
+Result<Blob> RecordingVcpu::get_xsave() {
+  return recorded_get(index_, "KVM_GET_XSAVE", inner_->get_xsave());
 }
-
-Status RecordingVcpu::record_blob_set(const char* name, const Blob& blob, Status s) {
-  if (trace::enabled()) record_status(index_, name, s, blob);
-  return s;
-}
-
-Result<Blob> RecordingVcpu::get_xsave() { return record_blob_get("KVM_GET_XSAVE", inner_->get_xsave()); }
 Status RecordingVcpu::set_xsave(const Blob& b) {
-  return record_blob_set("KVM_SET_XSAVE", b, inner_->set_xsave(b));
+  return recorded_set(index_, "KVM_SET_XSAVE", b, inner_->set_xsave(b));
 }
-Result<Blob> RecordingVcpu::get_lapic() { return record_blob_get("KVM_GET_LAPIC", inner_->get_lapic()); }
+Result<Blob> RecordingVcpu::get_lapic() {
+  return recorded_get(index_, "KVM_GET_LAPIC", inner_->get_lapic());
+}
 Status RecordingVcpu::set_lapic(const Blob& b) {
-  return record_blob_set("KVM_SET_LAPIC", b, inner_->set_lapic(b));
+  return recorded_set(index_, "KVM_SET_LAPIC", b, inner_->set_lapic(b));
 }
 Result<Blob> RecordingVcpu::get_vcpu_events() {
-  return record_blob_get("KVM_GET_VCPU_EVENTS", inner_->get_vcpu_events());
+  return recorded_get(index_, "KVM_GET_VCPU_EVENTS", inner_->get_vcpu_events());
 }
 Status RecordingVcpu::set_vcpu_events(const Blob& b) {
-  return record_blob_set("KVM_SET_VCPU_EVENTS", b, inner_->set_vcpu_events(b));
+  return recorded_set(index_, "KVM_SET_VCPU_EVENTS", b, inner_->set_vcpu_events(b));
 }
 Result<Blob> RecordingVcpu::get_debugregs() {
-  return record_blob_get("KVM_GET_DEBUGREGS", inner_->get_debugregs());
+  return recorded_get(index_, "KVM_GET_DEBUGREGS", inner_->get_debugregs());
 }
 Status RecordingVcpu::set_debugregs(const Blob& b) {
-  return record_blob_set("KVM_SET_DEBUGREGS", b, inner_->set_debugregs(b));
+  return recorded_set(index_, "KVM_SET_DEBUGREGS", b, inner_->set_debugregs(b));
 }
 
 Result<MpState> RecordingVcpu::get_mp_state() {
@@ -175,9 +167,7 @@ Status RecordingVcpu::set_mp_state(MpState state) {
 }
 
 Status RecordingVcpu::set_cpuid(const std::vector<CpuidEntry>& entries) {
-  Status s = inner_->set_cpuid(entries);
-  if (trace::enabled()) record_status(index_, "KVM_SET_CPUID2", s, payload::encode(entries));
-  return s;
+  return recorded_set(index_, "KVM_SET_CPUID2", entries, inner_->set_cpuid(entries));
 }
 
 // --- MSRs and clocks --------------------------------------------------------------------------

@@ -57,8 +57,6 @@ class RecordingVcpu final : public Vcpu {
  private:
   void record_exit(const Exit& exit);
   void record_pending_read();
-  Result<Blob> record_blob_get(const char* name, Result<Blob> r);
-  Status record_blob_set(const char* name, const Blob& blob, Status s);
 
   std::unique_ptr<Vcpu> inner_;
   int index_;
