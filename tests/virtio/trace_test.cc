@@ -47,15 +47,8 @@ class VirtioTrace : public ::testing::Test {
   void TearDown() override {
     trace::install(nullptr);
     if (recorder_) (void)recorder_->close();
-    graveyard().push_back(std::move(recorder_));
+    recorder_.reset();
     std::remove(path_.c_str());
-  }
-  // Closed recorders stay allocated until the process ends. Workaround: trace/emit.cc recognizes
-  // a thread's cached buffer by its recorder's address, so a new recorder allocated where the
-  // previous one was freed is mistaken for it and this thread's events are lost.
-  static std::vector<std::unique_ptr<trace::Recorder>>& graveyard() {
-    static std::vector<std::unique_ptr<trace::Recorder>> g;
-    return g;
   }
 
   // Stops recording; returns the status, reset, backend and warning events.
