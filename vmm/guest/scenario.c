@@ -17,6 +17,7 @@ enum arg_kind { ARG_NONE, ARG_OPTIONAL, ARG_REQUIRED };
 struct scenario_step {
   const char* name;
   enum arg_kind arg;
+  uint64_t arg_min; /* bounds of N when given */
   uint64_t arg_max;
   void (*run)(bool has_arg, uint64_t arg);
 };
@@ -82,16 +83,22 @@ static void step_virtio_bad_status(bool has_arg, uint64_t unused) {
   virtio_bad_status_step();
 }
 
+static void step_blk_bench(bool has_arg, uint64_t mib) {
+  (void)has_arg;
+  blk_bench_step(mib);
+}
+
 static const struct scenario_step STEPS[] = {
-    {"ticks", ARG_OPTIONAL, 0xffffffffull, step_ticks},
-    {"exit", ARG_REQUIRED, RRVM_EXIT_MAX_USER_CODE, step_exit},
-    {"msr-check", ARG_NONE, 0, step_msr_check},
-    {"triple-fault", ARG_NONE, 0, step_triple_fault},
-    {"reset", ARG_NONE, 0, step_reset},
-    {"bad-insn", ARG_NONE, 0, step_bad_insn},
-    {"virtio-blk", ARG_NONE, 0, step_virtio_blk},
-    {"virtio-rng", ARG_NONE, 0, step_virtio_rng},
-    {"virtio-bad-status", ARG_NONE, 0, step_virtio_bad_status},
+    {"ticks", ARG_OPTIONAL, 1, 0xffffffffull, step_ticks},
+    {"exit", ARG_REQUIRED, 0, RRVM_EXIT_MAX_USER_CODE, step_exit},
+    {"msr-check", ARG_NONE, 0, 0, step_msr_check},
+    {"triple-fault", ARG_NONE, 0, 0, step_triple_fault},
+    {"reset", ARG_NONE, 0, 0, step_reset},
+    {"bad-insn", ARG_NONE, 0, 0, step_bad_insn},
+    {"virtio-blk", ARG_NONE, 0, 0, step_virtio_blk},
+    {"virtio-rng", ARG_NONE, 0, 0, step_virtio_rng},
+    {"virtio-bad-status", ARG_NONE, 0, 0, step_virtio_bad_status},
+    {"blk-bench", ARG_REQUIRED, 1, BLK_BENCH_MAX_MIB, step_blk_bench},
 };
 #define STEP_COUNT (sizeof(STEPS) / sizeof(STEPS[0]))
 
@@ -120,7 +127,7 @@ static bool parse_step(const char* w, size_t len, struct parsed_step* out) {
     return false;
   }
   if (out->step->arg == ARG_NONE || !parse_u64(w + colon + 1, len - colon - 1, &out->arg) ||
-      out->arg > out->step->arg_max || (out->step->arg == ARG_OPTIONAL && out->arg == 0)) {
+      out->arg < out->step->arg_min || out->arg > out->step->arg_max) {
     console_printf("rrvm-guest: bad argument in scenario step '%s'\n", out->step->name);
     return false;
   }

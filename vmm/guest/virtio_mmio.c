@@ -87,13 +87,31 @@ void virtio_mmio_write32(const struct virtio_mmio_dev* d, uint32_t off, uint32_t
   *(volatile uint32_t*)(uintptr_t)(d->base + off) = v;
 }
 
+/* QEMU microvm does not put virtio_mmio.device= words on a PVH kernel's command line (only
+ * Linux boots get them): list its transports as if it had. */
+static void add_microvm_windows(void) {
+  console_printf("rrvm-guest: no virtio_mmio.device= entries: probing QEMU microvm's %u transports at 0x%lx\n",
+                 MICROVM_VIRTIO_MMIO_COUNT, MICROVM_VIRTIO_MMIO_BASE);
+  for (uint32_t i = 0; i < MICROVM_VIRTIO_MMIO_COUNT; i++) {
+    devices[device_count++] = (struct virtio_mmio_dev){.base = MICROVM_VIRTIO_MMIO_BASE + i * MICROVM_VIRTIO_MMIO_SIZE,
+                                                        .size = MICROVM_VIRTIO_MMIO_SIZE,
+                                                        .irq = MICROVM_VIRTIO_MMIO_GSI_BASE + i,
+                                                        .probed = true};
+  }
+}
+
 struct virtio_mmio_dev* virtio_mmio_find(uint32_t device_id) {
+  if (device_count == 0) add_microvm_windows();
   for (uint32_t i = 0; i < device_count; i++) {
     struct virtio_mmio_dev* d = &devices[i];
     uint32_t magic = virtio_mmio_read32(d, VIRTIO_MMIO_MAGIC);
     uint32_t version = virtio_mmio_read32(d, VIRTIO_MMIO_VERSION);
     d->device_id = virtio_mmio_read32(d, VIRTIO_MMIO_DEVICE_ID);
-    if (magic != VIRTIO_MMIO_MAGIC_VALUE || version != 2) {
+    /* Silently skipped: an empty transport (DeviceID 0, QEMU has them in either version), and a
+     * guessed window with nothing behind it (rrvm: all ones; acpi=off microvm: 8 transports). */
+    bool present = magic == VIRTIO_MMIO_MAGIC_VALUE;
+    if ((present && d->device_id == 0) || (!present && d->probed)) continue;
+    if (!present || version != 2) {
       console_printf("rrvm-guest: virtio-mmio at 0x%lx: magic 0x%x version %u (want 0x%x, 2); skipped\n",
                      d->base, magic, version, VIRTIO_MMIO_MAGIC_VALUE);
       continue;

@@ -14,6 +14,15 @@
 
 #define VIRTIO_MMIO_MAX_DEVICES 32 /* QEMU microvm has 24 transports */
 
+/* QEMU's microvm (hw/i386/microvm.c): 24 transports of 512 bytes from 0xfeb00000, wired to
+ * GSI 24 + i on the second IOAPIC (the default; with -M microvm,acpi=off only 8 exist, at
+ * GSI 5 + i). Probed when the command line names no window, which is what QEMU gives a PVH
+ * kernel. The guest polls, so the GSI is informational. */
+#define MICROVM_VIRTIO_MMIO_BASE 0xfeb00000ul
+#define MICROVM_VIRTIO_MMIO_SIZE 0x200
+#define MICROVM_VIRTIO_MMIO_COUNT 24
+#define MICROVM_VIRTIO_MMIO_GSI_BASE 24
+
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_RNG 4
 
@@ -58,6 +67,7 @@ struct virtio_mmio_dev {
   uint64_t size;
   uint32_t irq;
   uint32_t device_id; /* filled by virtio_mmio_find */
+  bool probed;        /* a microvm window the guest guessed, not a command-line entry */
 };
 
 /* Parses the value of one virtio_mmio.device= word (SIZE[K|M|G]@ADDR:IRQ[:ID], Linux's format)
@@ -65,7 +75,9 @@ struct virtio_mmio_dev {
 bool virtio_mmio_parse_entry(const char* v, size_t len);
 
 /* The first listed device whose MagicValue, Version (2) and DeviceID match, or 0 when none does
- * (each mismatching window is reported on the console). */
+ * (each mismatching command-line window is reported on the console). With no command-line
+ * entries it probes QEMU microvm's transports instead (once; empty or absent ones are skipped
+ * silently). */
 struct virtio_mmio_dev* virtio_mmio_find(uint32_t device_id);
 
 uint32_t virtio_mmio_read32(const struct virtio_mmio_dev* d, uint32_t off);
@@ -80,8 +92,10 @@ uint64_t virtio_mmio_init(const struct virtio_mmio_dev* d, struct virtq* q, uint
 /* Prints n bytes as lowercase hex, no separators. */
 void virtio_print_hex(const uint8_t* p, size_t n);
 
-/* Scenario steps (virtio_blk.c, virtio_rng.c, virtio_bad_status in virtio_rng.c). */
+/* Scenario steps (virtio_blk.c, blk_bench.c, virtio_rng.c, virtio_bad_status in virtio_rng.c). */
 void virtio_blk_step(void);
+#define BLK_BENCH_MAX_MIB 65536 /* blk-bench:MIB, 1..64 GiB */
+void blk_bench_step(uint64_t mib);
 void virtio_rng_step(void);
 void virtio_bad_status_step(void);
 
