@@ -13,6 +13,7 @@
 #include "idt.h"
 #include "lapic.h"
 #include "lib.h"
+#include "virtio_mmio.h"
 #include "x86.h"
 
 #define AP_ONLINE_TIMEOUT_NS 2000000000ull /* 2 s of kvmclock time for all APs to report */
@@ -23,6 +24,7 @@ uint8_t guest_stacks[RRVM_GUEST_MAX_CPUS][GUEST_STACK_SIZE] __attribute__((align
 extern const uint8_t ap_trampoline_start[], ap_trampoline_end[];
 
 void guest_exit(uint32_t status) {
+  virtio_mmio_reset_live();
   console_printf("rrvm-guest: exit status=%u\n", status);
   outb(RRVM_DEBUG_EXIT_PORT, (uint8_t)status);
   console_printf("rrvm-guest: the debug-exit port 0x%x did not stop the VM; halting\n", RRVM_DEBUG_EXIT_PORT);

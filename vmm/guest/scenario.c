@@ -4,7 +4,7 @@
  * RRVM_EXIT_BAD_CMDLINE); they then run in order on the BSP, and the guest exits with
  * RRVM_EXIT_PASS after the last one. Without scenario= the guest ticks forever.
  *
- * New scenarios are one table row each (the virtio steps live in virtio_blk.c and virtio_rng.c).
+ * New scenarios are one table row each (the virtio steps live in virtio_blk.c, blk_bench.c and virtio_rng.c).
  */
 #include "console.h"
 #include "guest.h"
@@ -50,6 +50,7 @@ static void step_triple_fault(bool has_arg, uint64_t unused) {
 
 static void step_reset(bool has_arg, uint64_t unused) {
   (void)has_arg, (void)unused;
+  virtio_mmio_reset_live(); /* as an OS does before it reboots */
   console_printf("rrvm-guest: reset: writing 0x06 to port 0x%x\n", RRVM_RESET_PORT);
   outb(RRVM_RESET_PORT, 0x02);
   outb(RRVM_RESET_PORT, 0x06);

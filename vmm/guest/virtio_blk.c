@@ -58,7 +58,7 @@ void blk_request(struct blk_dev* b, uint32_t type, uint64_t sector, void* data, 
     guest_fail(RRVM_EXIT_FAIL, "%s: request type %u sector %lu: status %u", who, type, sector, blk_status);
 }
 
-void blk_close(struct blk_dev* b) { virtio_mmio_write32(b->mmio, VIRTIO_MMIO_STATUS, 0); }
+void blk_close(struct blk_dev* b) { virtio_mmio_reset(b->mmio); }
 
 /* Byte j of sector s: "rrvm-sector-<s>" then (s * 0x35 + j * 7 + 1) mod 256 (tests/guest_virtio). */
 static void fill_pattern(void) {

@@ -19,7 +19,7 @@
 #define VIRTIO_BLK_F_FLUSH (1ull << 9)
 
 struct blk_dev {
-  const struct virtio_mmio_dev* mmio;
+  struct virtio_mmio_dev* mmio;
   struct virtq queue;
   uint64_t features; /* accepted, VIRTIO_F_VERSION_1 included */
   uint64_t capacity; /* in 512-byte sectors */

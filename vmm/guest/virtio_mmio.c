@@ -160,7 +160,8 @@ static void setup_queue(const struct virtio_mmio_dev* d, struct virtq* q, const 
   virtio_mmio_write32(d, VIRTIO_MMIO_QUEUE_READY, 1);
 }
 
-uint64_t virtio_mmio_init(const struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted, const char* who) {
+uint64_t virtio_mmio_init(struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted, const char* who) {
+  d->live = true;
   set_status(d, 0);
   if (virtio_mmio_read32(d, VIRTIO_MMIO_STATUS) != 0) guest_fail(RRVM_EXIT_FAIL, "%s: reset did not clear status", who);
   set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
@@ -179,6 +180,19 @@ uint64_t virtio_mmio_init(const struct virtio_mmio_dev* d, struct virtq* q, uint
   if (status != (features_ok | VIRTIO_STATUS_DRIVER_OK))
     guest_fail(RRVM_EXIT_FAIL, "%s: status reads 0x%x after DRIVER_OK", who, status);
   return accepted;
+}
+
+void virtio_mmio_reset(struct virtio_mmio_dev* d) {
+  d->live = false; /* first: a fault in the write below must not bring guest_exit back here */
+  set_status(d, 0);
+}
+
+void virtio_mmio_reset_live(void) {
+  for (uint32_t i = 0; i < device_count; i++) {
+    if (!devices[i].live) continue;
+    console_printf("rrvm-guest: virtio-mmio at 0x%lx: resetting the device before exit\n", devices[i].base);
+    virtio_mmio_reset(&devices[i]);
+  }
 }
 
 void virtio_print_hex(const uint8_t* p, size_t n) {

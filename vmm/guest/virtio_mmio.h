@@ -68,6 +68,7 @@ struct virtio_mmio_dev {
   uint32_t irq;
   uint32_t device_id; /* filled by virtio_mmio_find */
   bool probed;        /* a microvm window the guest guessed, not a command-line entry */
+  bool live;          /* a driver wrote Status since the last reset through virtio_mmio_reset */
 };
 
 /* Parses the value of one virtio_mmio.device= word (SIZE[K|M|G]@ADDR:IRQ[:ID], Linux's format)
@@ -87,7 +88,14 @@ void virtio_mmio_write32(const struct virtio_mmio_dev* d, uint32_t off, uint32_t
  * negotiation (accepts VERSION_1 plus `wanted & offered`), FEATURES_OK read back, queue set-up,
  * DRIVER_OK. Fails the guest (RRVM_EXIT_FAIL) naming the step that went wrong. Returns the
  * accepted features. */
-uint64_t virtio_mmio_init(const struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted, const char* who);
+uint64_t virtio_mmio_init(struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted, const char* who);
+
+/* Writes Status 0: the device forgets the driver (as a driver's remove or shutdown does). */
+void virtio_mmio_reset(struct virtio_mmio_dev* d);
+
+/* Resets every device still live, as an OS resets its devices before powering off or
+ * rebooting; guest_exit calls it, so a step that fails half-way leaves no device running. */
+void virtio_mmio_reset_live(void);
 
 /* Prints n bytes as lowercase hex, no separators. */
 void virtio_print_hex(const uint8_t* p, size_t n);

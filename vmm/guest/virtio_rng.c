@@ -39,7 +39,7 @@ void virtio_rng_step(void) {
   console_printf("rrvm-guest: virtio-rng ok bytes=");
   virtio_print_hex(rng_buf, RNG_BYTES);
   console_printf("\n");
-  virtio_mmio_write32(d, VIRTIO_MMIO_STATUS, 0);
+  virtio_mmio_reset(d);
 }
 
 void virtio_bad_status_step(void) {
@@ -51,7 +51,7 @@ void virtio_bad_status_step(void) {
   uint32_t after = virtio_mmio_read32(d, VIRTIO_MMIO_STATUS);
   console_printf("rrvm-guest: virtio-bad-status wrote=%u status-before=%u status-after=%u %s\n", bad, before, after,
                  after == before ? "refused" : "accepted");
-  virtio_mmio_write32(d, VIRTIO_MMIO_STATUS, 0);
+  virtio_mmio_reset(d);
   if (virtio_mmio_read32(d, VIRTIO_MMIO_STATUS) != 0)
     guest_fail(RRVM_EXIT_FAIL, "virtio-bad-status: reset after the bad write did not clear status");
 }
