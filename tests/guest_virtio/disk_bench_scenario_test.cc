@@ -161,8 +161,9 @@ TEST_F(BlkBench, ImageSmallerThanAskedFailsBeforeWriting) {
   EXPECT_EQ(read_file(image()), std::string(MIB, static_cast<char>(FILL)));
   // The failed step left the device running; the guest resets it on its way out, as an OS
   // resets its devices when it powers off.
-  EXPECT_NE(serial.find("rrvm-guest: virtio-mmio at 0xd0000000: resetting the device before exit\n"),
-            std::string::npos)
+  EXPECT_NE(
+      serial.find("rrvm-guest: virtio-mmio at 0xd0000000: resetting the device before exit\n"),
+      std::string::npos)
       << serial;
   std::string seq;
   for (const auto& w : guest_status_words(trace())) seq += (seq.empty() ? "" : " ") + w;

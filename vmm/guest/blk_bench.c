@@ -48,7 +48,8 @@ static void check_read(uint64_t request) {
   volatile struct bench_tag* last = tag(BENCH_SECTORS_PER_REQUEST - 1);
   if (first->magic != BENCH_TAG_MAGIC || first->sector != 0 || first->request != request ||
       last->magic != BENCH_TAG_MAGIC || last->sector != BENCH_SECTORS_PER_REQUEST - 1) {
-    guest_fail(RRVM_EXIT_FAIL, "blk-bench: MiB %lu read back with request stamp %lu, last sector tag %lu", request,
+    guest_fail(RRVM_EXIT_FAIL,
+               "blk-bench: MiB %lu read back with request stamp %lu, last sector tag %lu", request,
                first->request, last->sector);
   }
 }
@@ -63,7 +64,8 @@ static uint64_t bench_pass(struct blk_dev* b, uint32_t type, uint64_t requests) 
       tag(0)->request = BENCH_NO_REQUEST;
       tag(BENCH_SECTORS_PER_REQUEST - 1)->sector = BENCH_NO_REQUEST;
     }
-    blk_request(b, type, k * BENCH_SECTORS_PER_REQUEST, bench_buf, BENCH_REQUEST_BYTES, "blk-bench");
+    blk_request(b, type, k * BENCH_SECTORS_PER_REQUEST, bench_buf, BENCH_REQUEST_BYTES,
+                "blk-bench");
     if (type == VIRTIO_BLK_T_IN) check_read(k);
   }
   return clock_now_checked(0) - start;
@@ -72,8 +74,9 @@ static uint64_t bench_pass(struct blk_dev* b, uint32_t type, uint64_t requests) 
 static void report(const char* what, uint64_t requests, uint64_t ns) {
   uint64_t bytes = requests * BENCH_REQUEST_BYTES;
   uint64_t tenths = ns != 0 ? bytes * 10000 / ns : 0; /* MB/s (10^6 bytes), one decimal */
-  console_printf("rrvm-guest: blk-bench %s bytes=%lu requests=%lu request_bytes=%u ns=%lu mb_per_s=%lu.%lu\n", what,
-                 bytes, requests, BENCH_REQUEST_BYTES, ns, tenths / 10, tenths % 10);
+  console_printf(
+      "rrvm-guest: blk-bench %s bytes=%lu requests=%lu request_bytes=%u ns=%lu mb_per_s=%lu.%lu\n",
+      what, bytes, requests, BENCH_REQUEST_BYTES, ns, tenths / 10, tenths % 10);
 }
 
 void blk_bench_step(uint64_t mib) {
@@ -83,7 +86,8 @@ void blk_bench_step(uint64_t mib) {
   b->queue.timeout_ns = BENCH_REQUEST_TIMEOUT_NS;
   uint64_t need = mib * BENCH_SECTORS_PER_REQUEST;
   if (b->capacity < need)
-    guest_fail(RRVM_EXIT_FAIL, "blk-bench: capacity %lu sectors, %lu MiB need %lu", b->capacity, mib, need);
+    guest_fail(RRVM_EXIT_FAIL, "blk-bench: capacity %lu sectors, %lu MiB need %lu", b->capacity,
+               mib, need);
   tag_buffer();
   report("write", mib, bench_pass(b, VIRTIO_BLK_T_OUT, mib));
   if (b->features & VIRTIO_BLK_F_FLUSH) {

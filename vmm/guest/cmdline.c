@@ -29,9 +29,12 @@ static bool parse_bounded(const char* key, const char* v, size_t len, uint64_t l
 }
 
 static bool parse_wait(const char* v, size_t len) {
-  if (str_equal(v, len, "auto")) guest_cfg.wait = WAIT_AUTO;
-  else if (str_equal(v, len, "hlt")) guest_cfg.wait = WAIT_HLT;
-  else if (str_equal(v, len, "pause")) guest_cfg.wait = WAIT_PAUSE;
+  if (str_equal(v, len, "auto"))
+    guest_cfg.wait = WAIT_AUTO;
+  else if (str_equal(v, len, "hlt"))
+    guest_cfg.wait = WAIT_HLT;
+  else if (str_equal(v, len, "pause"))
+    guest_cfg.wait = WAIT_PAUSE;
   else {
     console_printf("rrvm-guest: bad value for wait: expected auto, hlt or pause\n");
     return false;
@@ -45,8 +48,10 @@ static bool parse_word(const char* w, size_t len) {
   if (eq == len) return true; /* a flag word: none is ours */
   const char* v = w + eq + 1;
   size_t vlen = len - eq - 1;
-  if (str_equal(w, eq, "cpus")) return parse_bounded("cpus", v, vlen, 1, RRVM_GUEST_MAX_CPUS, &guest_cfg.cpus);
-  if (str_equal(w, eq, "tick_ms")) return parse_bounded("tick_ms", v, vlen, 1, MAX_TICK_MS, &guest_cfg.tick_ms);
+  if (str_equal(w, eq, "cpus"))
+    return parse_bounded("cpus", v, vlen, 1, RRVM_GUEST_MAX_CPUS, &guest_cfg.cpus);
+  if (str_equal(w, eq, "tick_ms"))
+    return parse_bounded("tick_ms", v, vlen, 1, MAX_TICK_MS, &guest_cfg.tick_ms);
   if (str_equal(w, eq, "wait")) return parse_wait(v, vlen);
   if (str_equal(w, eq, "virtio_mmio.device")) return virtio_mmio_parse_entry(v, vlen);
   if (str_equal(w, eq, "scenario")) {
@@ -62,8 +67,8 @@ bool cmdline_parse(const char* cmdline) {
   guest_cfg.wait = WAIT_AUTO;
   size_t n = cmdline != 0 ? strlen(cmdline) : 0;
   if (n >= RRVM_GUEST_CMDLINE_MAX) {
-    console_printf("rrvm-guest: command line is %lu bytes, the guest takes at most %u\n", (uint64_t)n,
-                   RRVM_GUEST_CMDLINE_MAX - 1);
+    console_printf("rrvm-guest: command line is %lu bytes, the guest takes at most %u\n",
+                   (uint64_t)n, RRVM_GUEST_CMDLINE_MAX - 1);
     return false;
   }
   memcpy(guest_cfg.cmdline, cmdline != 0 ? cmdline : "", n + 1);

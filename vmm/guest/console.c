@@ -20,8 +20,8 @@
 static unsigned tx_burst = 1;
 
 void console_init(void) {
-  outb(RRVM_SERIAL_PORT + UART_IER, 0);    /* no UART interrupts: we poll */
-  outb(RRVM_SERIAL_PORT + UART_LCR, 0x03); /* 8N1; the divisor is left as the VMM reset it */
+  outb(RRVM_SERIAL_PORT + UART_IER, 0);        /* no UART interrupts: we poll */
+  outb(RRVM_SERIAL_PORT + UART_LCR, 0x03);     /* 8N1; the divisor is left as the VMM reset it */
   outb(RRVM_SERIAL_PORT + UART_IIR_FCR, 0x07); /* enable and clear FIFOs */
   outb(RRVM_SERIAL_PORT + UART_MCR, 0x03);     /* DTR | RTS */
   /* IIR bits 7:6 read 11 only when a 16550A's FIFO really is on. */
@@ -112,8 +112,10 @@ void console_vprintf(const char* fmt, va_list ap) {
         break;
       default: /* unknown conversion: print it as is */
         buf_putc(&b, '%');
-        if (*p == '\0') p--;
-        else buf_putc(&b, *p);
+        if (*p == '\0')
+          p--;
+        else
+          buf_putc(&b, *p);
         break;
     }
   }

@@ -11,7 +11,8 @@
 
 void console_init(void);
 void console_write(const char* s, size_t len);
-/* printf subset: %s %.*s %c %d %u %x with an optional 'l' (64-bit) and zero-padded width (%016lx). */
+/* printf subset: %s %.*s %c %d %u %x with an optional 'l' (64-bit) and zero-padded width (%016lx).
+ */
 void console_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_vprintf(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 

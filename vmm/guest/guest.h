@@ -12,14 +12,13 @@
 #include "kvmclock.h"
 #include "rrvm_boot_abi.h"
 
-
 enum wait_mode { WAIT_AUTO, WAIT_HLT, WAIT_PAUSE };
 
 struct guest_config {
-  uint32_t cpus;            /* cpus=N: vCPUs to bring up and wait for (default 1) */
-  uint32_t tick_ms;         /* tick_ms=N: period of tick lines (default 100) */
-  enum wait_mode wait;      /* wait=auto|hlt|pause: how the BSP sleeps between ticks */
-  const char* scenario;     /* scenario=STEP[,STEP...] (points into cmdline), or 0 */
+  uint32_t cpus;        /* cpus=N: vCPUs to bring up and wait for (default 1) */
+  uint32_t tick_ms;     /* tick_ms=N: period of tick lines (default 100) */
+  enum wait_mode wait;  /* wait=auto|hlt|pause: how the BSP sleeps between ticks */
+  const char* scenario; /* scenario=STEP[,STEP...] (points into cmdline), or 0 */
   size_t scenario_len;
   char cmdline[RRVM_GUEST_CMDLINE_MAX];
 };
@@ -33,7 +32,7 @@ struct percpu {
   volatile uint32_t state;     /* enum cpu_state */
   volatile uint32_t fail_code; /* RRVM_EXIT_* when state == CPU_FAILED */
   const char* volatile fail_reason;
-  uint32_t entry_kind;         /* RRVM_ENTRY_* */
+  uint32_t entry_kind; /* RRVM_ENTRY_* */
 } __attribute__((aligned(64)));
 
 extern struct percpu guest_percpu[RRVM_GUEST_MAX_CPUS];
@@ -46,7 +45,8 @@ bool cmdline_parse(const char* cmdline);
 /* Exit through the debug-exit port (then halt if the VMM ignored it). */
 __attribute__((noreturn)) void guest_exit(uint32_t status);
 /* Prints "rrvm-guest: FAIL <reason>" and exits with status. */
-__attribute__((noreturn, format(printf, 2, 3))) void guest_fail(uint32_t status, const char* fmt, ...);
+__attribute__((noreturn, format(printf, 2, 3))) void guest_fail(uint32_t status, const char* fmt,
+                                                                ...);
 
 /* The BSP's kvmclock now, checked never to go backwards (fails the guest if it does). */
 uint64_t clock_now_checked(uint64_t* tsc_out);

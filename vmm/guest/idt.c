@@ -3,10 +3,10 @@
  * vectors to their interrupt stubs, everything else up to RRVM_GUEST_IDT_ENTRIES to a generic
  * interrupt stub (isr.S). Built at boot: 80 gates cost well under a millisecond.
  */
+#include "idt.h"
 #include "console.h"
 #include "guest.h"
 #include "guest_layout.h"
-#include "idt.h"
 #include "x86.h"
 
 struct idt_gate {
@@ -44,8 +44,10 @@ static void set_gate(unsigned vector, uint64_t handler) {
 void idt_load(void) {
   static bool built;
   if (!built) {
-    for (unsigned v = 0; v < 32; v++) set_gate(v, (uint64_t)(uintptr_t)(guest_exception_stubs + v * EXCEPTION_STUB_SIZE));
-    for (unsigned v = 32; v < RRVM_GUEST_IDT_ENTRIES; v++) set_gate(v, (uint64_t)(uintptr_t)guest_irq_other);
+    for (unsigned v = 0; v < 32; v++)
+      set_gate(v, (uint64_t)(uintptr_t)(guest_exception_stubs + v * EXCEPTION_STUB_SIZE));
+    for (unsigned v = 32; v < RRVM_GUEST_IDT_ENTRIES; v++)
+      set_gate(v, (uint64_t)(uintptr_t)guest_irq_other);
     set_gate(RRVM_GUEST_TIMER_VECTOR, (uint64_t)(uintptr_t)guest_irq_timer);
     set_gate(RRVM_GUEST_SPURIOUS_VECTOR, (uint64_t)(uintptr_t)guest_irq_spurious);
     built = true;
@@ -59,6 +61,7 @@ void idt_load(void) {
 
 /* Called by isr.S on any exception: the guest never expects one. */
 __attribute__((noreturn)) void guest_exception(const struct trap_frame* f) {
-  guest_fail(RRVM_EXIT_UNEXPECTED_TRAP, "unexpected exception vector=%lu error=0x%lx rip=0x%lx rsp=0x%lx",
-             f->vector, f->error, f->rip, f->rsp);
+  guest_fail(RRVM_EXIT_UNEXPECTED_TRAP,
+             "unexpected exception vector=%lu error=0x%lx rip=0x%lx rsp=0x%lx", f->vector, f->error,
+             f->rip, f->rsp);
 }

@@ -42,11 +42,15 @@ bool kvmclock_enable(volatile struct pvclock_vcpu_time_info* area) {
   return false;
 }
 
-void kvmclock_enable_wall_clock(void) { wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)(uintptr_t)&wall_clock); }
+void kvmclock_enable_wall_clock(void) {
+  wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)(uintptr_t)&wall_clock);
+}
 
 static uint64_t scale_delta(uint64_t delta, uint32_t mul, int8_t shift) {
-  if (shift < 0) delta >>= -shift;
-  else delta <<= shift;
+  if (shift < 0)
+    delta >>= -shift;
+  else
+    delta <<= shift;
   return (uint64_t)(((unsigned __int128)delta * mul) >> 32);
 }
 
@@ -84,8 +88,10 @@ uint64_t kvmclock_ns_to_tsc(const volatile struct pvclock_vcpu_time_info* area, 
   int8_t shift = area->tsc_shift;
   /* Inverse of scale_delta; ns <= 1e9 < 2^30 keeps ns << 32 inside 64 bits. */
   uint64_t t = (ns << 32) / mul;
-  if (shift < 0) t <<= -shift;
-  else t >>= shift;
+  if (shift < 0)
+    t <<= -shift;
+  else
+    t >>= shift;
   return t + 1;
 }
 

@@ -20,8 +20,8 @@
 #define LVT_TSC_DEADLINE (2u << 17)
 #define TIMER_DIV_1 0xb
 #define ICR_DELIVERY_PENDING (1u << 12)
-#define ICR_ALL_BUT_SELF_INIT 0x000c4500   /* shorthand all-but-self, level assert, INIT */
-#define ICR_ALL_BUT_SELF_SIPI 0x000c4600   /* shorthand all-but-self, level assert, start-up */
+#define ICR_ALL_BUT_SELF_INIT 0x000c4500 /* shorthand all-but-self, level assert, INIT */
+#define ICR_ALL_BUT_SELF_SIPI 0x000c4600 /* shorthand all-but-self, level assert, start-up */
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 
 #define PIC_MASTER_IMR 0x21
@@ -72,9 +72,12 @@ enum lapic_timer_mode lapic_timer_setup(const volatile struct pvclock_vcpu_time_
 
 const char* lapic_timer_mode_name(enum lapic_timer_mode mode) {
   switch (mode) {
-    case LAPIC_TIMER_TSC_DEADLINE: return "tsc-deadline";
-    case LAPIC_TIMER_ONESHOT: return "lapic-oneshot";
-    case LAPIC_TIMER_NONE: break;
+    case LAPIC_TIMER_TSC_DEADLINE:
+      return "tsc-deadline";
+    case LAPIC_TIMER_ONESHOT:
+      return "lapic-oneshot";
+    case LAPIC_TIMER_NONE:
+      break;
   }
   return "none";
 }
@@ -105,7 +108,8 @@ void lapic_eoi(void) { apic_write(APIC_EOI, 0); }
 static void send_ipi(uint32_t icr_lo) {
   apic_write(APIC_ICR_HI, 0);
   apic_write(APIC_ICR_LO, icr_lo);
-  for (unsigned i = 0; i < 1000 && (apic_read(APIC_ICR_LO) & ICR_DELIVERY_PENDING); i++) cpu_pause();
+  for (unsigned i = 0; i < 1000 && (apic_read(APIC_ICR_LO) & ICR_DELIVERY_PENDING); i++)
+    cpu_pause();
 }
 
 void lapic_start_aps(uint8_t vector) {

@@ -27,7 +27,8 @@ void guest_exit(uint32_t status) {
   virtio_mmio_reset_live();
   console_printf("rrvm-guest: exit status=%u\n", status);
   outb(RRVM_DEBUG_EXIT_PORT, (uint8_t)status);
-  console_printf("rrvm-guest: the debug-exit port 0x%x did not stop the VM; halting\n", RRVM_DEBUG_EXIT_PORT);
+  console_printf("rrvm-guest: the debug-exit port 0x%x did not stop the VM; halting\n",
+                 RRVM_DEBUG_EXIT_PORT);
   halt_forever();
 }
 
@@ -64,7 +65,8 @@ static __attribute__((noreturn)) void ap_main(uint32_t cpu, uint32_t entry_kind)
 
 static const char* read_cmdline(const struct hvm_start_info* si) {
   if (si == 0 || si->magic != HVM_START_MAGIC_VALUE) {
-    guest_fail(RRVM_EXIT_BAD_START_INFO, "no hvm_start_info (pointer 0x%lx)", (uint64_t)(uintptr_t)si);
+    guest_fail(RRVM_EXIT_BAD_START_INFO, "no hvm_start_info (pointer 0x%lx)",
+               (uint64_t)(uintptr_t)si);
   }
   if (si->cmdline_paddr >= RRVM_GUEST_IDENTITY_MAP_END) {
     guest_fail(RRVM_EXIT_BAD_START_INFO, "command line at 0x%lx is above 4 GiB", si->cmdline_paddr);
@@ -88,8 +90,9 @@ static void wait_for_aps(uint32_t cpus) {
   for (uint32_t cpu = 1; cpu < cpus; cpu++) {
     while (guest_percpu[cpu].state == CPU_ABSENT) {
       if (clock_now_checked(0) > deadline) {
-        guest_fail(RRVM_EXIT_CPU_BRINGUP, "vCPU %u did not come online within 2 s (cpus=%u, rejected=%u)", cpu,
-                   cpus, guest_cpus_rejected);
+        guest_fail(RRVM_EXIT_CPU_BRINGUP,
+                   "vCPU %u did not come online within 2 s (cpus=%u, rejected=%u)", cpu, cpus,
+                   guest_cpus_rejected);
       }
       cpu_pause();
     }
@@ -103,17 +106,20 @@ static const char* entry_name(uint32_t kind) {
   return kind == RRVM_ENTRY_PVH ? "pvh" : kind == RRVM_ENTRY_RRVM64 ? "rrvm64" : "sipi";
 }
 
-static __attribute__((noreturn)) void bsp_main(const struct hvm_start_info* si, uint32_t entry_kind) {
+static __attribute__((noreturn)) void bsp_main(const struct hvm_start_info* si,
+                                               uint32_t entry_kind) {
   guest_percpu[0].entry_kind = entry_kind;
   console_init();
   const char* cmdline = read_cmdline(si);
   console_printf("rrvm-guest: boot entry=%s cmdline=\"%s\"\n", entry_name(entry_kind), cmdline);
-  if (!cmdline_parse(cmdline) || !scenario_validate()) guest_fail(RRVM_EXIT_BAD_CMDLINE, "bad command line");
+  if (!cmdline_parse(cmdline) || !scenario_validate())
+    guest_fail(RRVM_EXIT_BAD_CMDLINE, "bad command line");
   bsp_enable_kvmclock();
   idt_load();
   wait_setup();
   if (entry_kind == RRVM_ENTRY_PVH && guest_cfg.cpus > 1) {
-    memcpy((void*)RRVM_GUEST_AP_TRAMPOLINE_GPA, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
+    memcpy((void*)RRVM_GUEST_AP_TRAMPOLINE_GPA, ap_trampoline_start,
+           (size_t)(ap_trampoline_end - ap_trampoline_start));
     lapic_start_aps(RRVM_GUEST_AP_TRAMPOLINE_GPA >> 12);
   }
   wait_for_aps(guest_cfg.cpus);

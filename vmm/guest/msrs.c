@@ -11,7 +11,9 @@
 #define CPUID_7_ECX_RDPID (1u << 22)
 
 static bool have_tsc_aux(void) {
-  if (cpuid(0x80000000, 0).eax >= 0x80000001 && (cpuid(0x80000001, 0).edx & CPUID_80000001_EDX_RDTSCP)) return true;
+  if (cpuid(0x80000000, 0).eax >= 0x80000001 &&
+      (cpuid(0x80000001, 0).edx & CPUID_80000001_EDX_RDTSCP))
+    return true;
   return cpuid(0, 0).eax >= 7 && (cpuid(7, 0).ecx & CPUID_7_ECX_RDPID);
 }
 

@@ -4,7 +4,8 @@
  * RRVM_EXIT_BAD_CMDLINE); they then run in order on the BSP, and the guest exits with
  * RRVM_EXIT_PASS after the last one. Without scenario= the guest ticks forever.
  *
- * New scenarios are one table row each (the virtio steps live in virtio_blk.c, blk_bench.c and virtio_rng.c).
+ * New scenarios are one table row each (the virtio steps live in virtio_blk.c, blk_bench.c and
+ * virtio_rng.c).
  */
 #include "console.h"
 #include "guest.h"
@@ -22,8 +23,8 @@ struct scenario_step {
   void (*run)(bool has_arg, uint64_t arg);
 };
 
-void guest_bad_insn(void);            /* bad_insn.S */
-void guest_triple_fault(void);        /* bad_insn.S */
+void guest_bad_insn(void);     /* bad_insn.S */
+void guest_triple_fault(void); /* bad_insn.S */
 
 #define RESET_WAIT_NS 100000000ull /* give each reset method 100 ms to take effect */
 
@@ -36,7 +37,8 @@ static void step_exit(bool has_arg, uint64_t code) {
 
 static void step_msr_check(bool has_arg, uint64_t unused) {
   (void)has_arg, (void)unused;
-  if (!msrs_check_known(0)) guest_fail(RRVM_EXIT_MSR_MISMATCH, "msr-check: known MSR values differ");
+  if (!msrs_check_known(0))
+    guest_fail(RRVM_EXIT_MSR_MISMATCH, "msr-check: known MSR values differ");
   console_printf("rrvm-guest: msr-check ok cpu=0 sysenter_esp=0x%lx kernel_gs_base=0x%lx\n",
                  rdmsr(MSR_IA32_SYSENTER_ESP), rdmsr(MSR_KERNEL_GS_BASE));
 }
@@ -55,11 +57,12 @@ static void step_reset(bool has_arg, uint64_t unused) {
   outb(RRVM_RESET_PORT, 0x02);
   outb(RRVM_RESET_PORT, 0x06);
   wait_until_ns(clock_now_checked(0) + RESET_WAIT_NS);
-  console_printf("rrvm-guest: reset: still running; writing 0xfe to port 0x%x\n", RRVM_KBD_CMD_PORT);
+  console_printf("rrvm-guest: reset: still running; writing 0xfe to port 0x%x\n",
+                 RRVM_KBD_CMD_PORT);
   outb(RRVM_KBD_CMD_PORT, 0xfe);
   wait_until_ns(clock_now_checked(0) + RESET_WAIT_NS);
-  guest_fail(RRVM_EXIT_RESET_FAILED, "reset: neither port 0x%x nor 0x%x reset the VM", RRVM_RESET_PORT,
-             RRVM_KBD_CMD_PORT);
+  guest_fail(RRVM_EXIT_RESET_FAILED, "reset: neither port 0x%x nor 0x%x reset the VM",
+             RRVM_RESET_PORT, RRVM_KBD_CMD_PORT);
 }
 
 static void step_bad_insn(bool has_arg, uint64_t unused) {
@@ -124,7 +127,8 @@ static bool parse_step(const char* w, size_t len, struct parsed_step* out) {
   out->has_arg = colon < len;
   if (!out->has_arg) {
     if (out->step->arg != ARG_REQUIRED) return true;
-    console_printf("rrvm-guest: scenario step %s needs a number (%s:N)\n", out->step->name, out->step->name);
+    console_printf("rrvm-guest: scenario step %s needs a number (%s:N)\n", out->step->name,
+                   out->step->name);
     return false;
   }
   if (out->step->arg == ARG_NONE || !parse_u64(w + colon + 1, len - colon - 1, &out->arg) ||

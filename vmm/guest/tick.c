@@ -18,8 +18,8 @@ uint64_t clock_now_checked(uint64_t* tsc_out) {
   uint64_t tsc;
   uint64_t now = kvmclock_read(&guest_percpu[0].pvclock, &tsc);
   if (now < last_clock_ns) {
-    guest_fail(RRVM_EXIT_CLOCK_BACKWARDS, "kvmclock went backwards: %lu ns after %lu ns (tsc=%lu)", now,
-               last_clock_ns, tsc);
+    guest_fail(RRVM_EXIT_CLOCK_BACKWARDS, "kvmclock went backwards: %lu ns after %lu ns (tsc=%lu)",
+               now, last_clock_ns, tsc);
   }
   last_clock_ns = now;
   if (tsc_out != 0) *tsc_out = tsc;
@@ -29,16 +29,19 @@ uint64_t clock_now_checked(uint64_t* tsc_out) {
 static void check_guest_stopped(uint64_t now) {
   if (!kvmclock_take_guest_stopped(&guest_percpu[0].pvclock)) return;
   stopped_count++;
-  console_printf("rrvm-guest: pvclock guest-stopped cpu=0 count=%lu kvmclock_ns=%lu\n", stopped_count, now);
+  console_printf("rrvm-guest: pvclock guest-stopped cpu=0 count=%lu kvmclock_ns=%lu\n",
+                 stopped_count, now);
 }
 
 static void print_tick(void) {
   uint64_t tsc;
   uint64_t now = clock_now_checked(&tsc);
   check_guest_stopped(now);
-  if (!msrs_check_known(0)) guest_fail(RRVM_EXIT_MSR_MISMATCH, "known MSR values changed (tick %lu)", tick_count + 1);
+  if (!msrs_check_known(0))
+    guest_fail(RRVM_EXIT_MSR_MISMATCH, "known MSR values changed (tick %lu)", tick_count + 1);
   tick_count++;
-  console_printf("tick %lu kvmclock_ns=%lu wall_ns=%lu tsc=%lu\n", tick_count, now, kvmclock_wall_ns(now), tsc);
+  console_printf("tick %lu kvmclock_ns=%lu wall_ns=%lu tsc=%lu\n", tick_count, now,
+                 kvmclock_wall_ns(now), tsc);
 }
 
 void ticks_run(uint64_t count) {

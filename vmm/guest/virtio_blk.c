@@ -24,8 +24,10 @@ static struct blk_req_header blk_header;
 static uint8_t blk_status;
 
 static struct blk_dev blk_step_dev;
-static uint8_t blk_out[BLK_WRITE_SECTORS * BLK_SECTOR_SIZE] __attribute__((aligned(BLK_SECTOR_SIZE)));
-static uint8_t blk_in[BLK_WRITE_SECTORS * BLK_SECTOR_SIZE] __attribute__((aligned(BLK_SECTOR_SIZE)));
+static uint8_t blk_out[BLK_WRITE_SECTORS * BLK_SECTOR_SIZE]
+    __attribute__((aligned(BLK_SECTOR_SIZE)));
+static uint8_t blk_in[BLK_WRITE_SECTORS * BLK_SECTOR_SIZE]
+    __attribute__((aligned(BLK_SECTOR_SIZE)));
 
 static uint64_t read_capacity(const struct virtio_mmio_dev* d) {
   uint32_t gen, lo, hi;
@@ -44,7 +46,8 @@ void blk_open(struct blk_dev* b, const char* who) {
   b->capacity = read_capacity(b->mmio);
 }
 
-void blk_request(struct blk_dev* b, uint32_t type, uint64_t sector, void* data, uint32_t len, const char* who) {
+void blk_request(struct blk_dev* b, uint32_t type, uint64_t sector, void* data, uint32_t len,
+                 const char* who) {
   blk_header = (struct blk_req_header){.type = type, .sector = sector};
   blk_status = 0xff;
   struct virtq_buf bufs[3];
@@ -55,12 +58,14 @@ void blk_request(struct blk_dev* b, uint32_t type, uint64_t sector, void* data, 
   virtq_request(&b->queue, b->mmio, bufs, n, who);
   asm volatile("" ::: "memory"); /* the device wrote blk_status behind the compiler's back */
   if (blk_status != VIRTIO_BLK_S_OK)
-    guest_fail(RRVM_EXIT_FAIL, "%s: request type %u sector %lu: status %u", who, type, sector, blk_status);
+    guest_fail(RRVM_EXIT_FAIL, "%s: request type %u sector %lu: status %u", who, type, sector,
+               blk_status);
 }
 
 void blk_close(struct blk_dev* b) { virtio_mmio_reset(b->mmio); }
 
-/* Byte j of sector s: "rrvm-sector-<s>" then (s * 0x35 + j * 7 + 1) mod 256 (tests/guest_virtio). */
+/* Byte j of sector s: "rrvm-sector-<s>" then (s * 0x35 + j * 7 + 1) mod 256 (tests/guest_virtio).
+ */
 static void fill_pattern(void) {
   for (uint32_t s = 0; s < BLK_WRITE_SECTORS; s++) {
     uint8_t* p = blk_out + s * BLK_SECTOR_SIZE;
@@ -82,7 +87,8 @@ void virtio_blk_step(void) {
   blk_open(b, who);
   bool flush = (b->features & VIRTIO_BLK_F_FLUSH) != 0;
   if (b->capacity <= BLK_HOST_SECTOR)
-    guest_fail(RRVM_EXIT_FAIL, "virtio-blk: capacity %lu sectors, need more than %u", b->capacity, BLK_HOST_SECTOR);
+    guest_fail(RRVM_EXIT_FAIL, "virtio-blk: capacity %lu sectors, need more than %u", b->capacity,
+               BLK_HOST_SECTOR);
   fill_pattern();
   blk_request(b, VIRTIO_BLK_T_OUT, 0, blk_out, sizeof(blk_out), who);
   if (flush) blk_request(b, VIRTIO_BLK_T_FLUSH, 0, 0, 0, who);
@@ -92,8 +98,9 @@ void virtio_blk_step(void) {
     guest_fail(RRVM_EXIT_FAIL, "virtio-blk: sectors 0..%u read back differ from what was written",
                BLK_WRITE_SECTORS - 1);
   blk_request(b, VIRTIO_BLK_T_IN, BLK_HOST_SECTOR, blk_in, BLK_SECTOR_SIZE, who);
-  console_printf("rrvm-guest: virtio-blk ok capacity=%lu flush=%s wrote=%u read-back=ok host-sector8=", b->capacity,
-                 flush ? "yes" : "no", BLK_WRITE_SECTORS);
+  console_printf(
+      "rrvm-guest: virtio-blk ok capacity=%lu flush=%s wrote=%u read-back=ok host-sector8=",
+      b->capacity, flush ? "yes" : "no", BLK_WRITE_SECTORS);
   virtio_print_hex(blk_in, 16);
   console_printf(" host-sector8-fnv=%08x\n", fnv1a(blk_in, BLK_SECTOR_SIZE));
   blk_close(b); /* leave the device reset, as a driver unload does */

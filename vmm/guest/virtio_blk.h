@@ -31,7 +31,8 @@ void blk_open(struct blk_dev* b, const char* who);
 
 /* One request: header, `len` bytes at `data` (none when len is 0; device-writable for IN), status
  * byte. Fails the guest (naming `who`) unless the device answers VIRTIO_BLK_S_OK. */
-void blk_request(struct blk_dev* b, uint32_t type, uint64_t sector, void* data, uint32_t len, const char* who);
+void blk_request(struct blk_dev* b, uint32_t type, uint64_t sector, void* data, uint32_t len,
+                 const char* who);
 
 /* Resets the device (status 0), as a driver does when it lets go of it. */
 void blk_close(struct blk_dev* b);

@@ -22,10 +22,14 @@ static bool parse_num(const char* s, size_t len, uint64_t* out) {
     for (size_t i = 2; i < len; i++) {
       char c = s[i];
       uint64_t digit;
-      if (c >= '0' && c <= '9') digit = (uint64_t)(c - '0');
-      else if (c >= 'a' && c <= 'f') digit = (uint64_t)(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') digit = (uint64_t)(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        digit = (uint64_t)(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        digit = (uint64_t)(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        digit = (uint64_t)(c - 'A' + 10);
+      else
+        return false;
       if (v >> 60) return false;
       v = v << 4 | digit;
     }
@@ -45,9 +49,12 @@ static bool parse_size(const char* s, size_t len, uint64_t* out) {
   unsigned shift = 0;
   if (len > 0) {
     char c = s[len - 1];
-    if (c == 'k' || c == 'K') shift = 10;
-    else if (c == 'm' || c == 'M') shift = 20;
-    else if (c == 'g' || c == 'G') shift = 30;
+    if (c == 'k' || c == 'K')
+      shift = 10;
+    else if (c == 'm' || c == 'M')
+      shift = 20;
+    else if (c == 'g' || c == 'G')
+      shift = 30;
     if (shift != 0) len--;
   }
   uint64_t v;
@@ -61,21 +68,27 @@ bool virtio_mmio_parse_entry(const char* v, size_t len) {
   size_t colon = find_char(v, len, at, ':');
   size_t colon2 = find_char(v, len, colon + 1 < len ? colon + 1 : len, ':'); /* optional :ID */
   uint64_t size, base, irq;
-  if (at == len || colon == len || !parse_size(v, at, &size) || !parse_num(v + at + 1, colon - at - 1, &base) ||
+  if (at == len || colon == len || !parse_size(v, at, &size) ||
+      !parse_num(v + at + 1, colon - at - 1, &base) ||
       !parse_u64(v + colon + 1, colon2 - colon - 1, &irq) || irq > 255) {
-    console_printf("rrvm-guest: bad virtio_mmio.device=%.*s: expected SIZE@ADDR:IRQ\n", (int)len, v);
+    console_printf("rrvm-guest: bad virtio_mmio.device=%.*s: expected SIZE@ADDR:IRQ\n", (int)len,
+                   v);
     return false;
   }
-  if (size < VIRTIO_MMIO_MIN_SIZE || base >= MMIO_LIMIT || size > MMIO_LIMIT - base || (base & 3) != 0) {
-    console_printf("rrvm-guest: virtio_mmio.device=%.*s: window outside the guest's 4 GiB map or too small\n",
-                   (int)len, v);
+  if (size < VIRTIO_MMIO_MIN_SIZE || base >= MMIO_LIMIT || size > MMIO_LIMIT - base ||
+      (base & 3) != 0) {
+    console_printf(
+        "rrvm-guest: virtio_mmio.device=%.*s: window outside the guest's 4 GiB map or too small\n",
+        (int)len, v);
     return false;
   }
   if (device_count == VIRTIO_MMIO_MAX_DEVICES) {
-    console_printf("rrvm-guest: more than %u virtio_mmio.device= entries\n", VIRTIO_MMIO_MAX_DEVICES);
+    console_printf("rrvm-guest: more than %u virtio_mmio.device= entries\n",
+                   VIRTIO_MMIO_MAX_DEVICES);
     return false;
   }
-  devices[device_count++] = (struct virtio_mmio_dev){.base = base, .size = size, .irq = (uint32_t)irq};
+  devices[device_count++] =
+      (struct virtio_mmio_dev){.base = base, .size = size, .irq = (uint32_t)irq};
   return true;
 }
 
@@ -90,13 +103,15 @@ void virtio_mmio_write32(const struct virtio_mmio_dev* d, uint32_t off, uint32_t
 /* QEMU microvm does not put virtio_mmio.device= words on a PVH kernel's command line (only
  * Linux boots get them): list its transports as if it had. */
 static void add_microvm_windows(void) {
-  console_printf("rrvm-guest: no virtio_mmio.device= entries: probing QEMU microvm's %u transports at 0x%lx\n",
-                 MICROVM_VIRTIO_MMIO_COUNT, MICROVM_VIRTIO_MMIO_BASE);
+  console_printf(
+      "rrvm-guest: no virtio_mmio.device= entries: probing QEMU microvm's %u transports at 0x%lx\n",
+      MICROVM_VIRTIO_MMIO_COUNT, MICROVM_VIRTIO_MMIO_BASE);
   for (uint32_t i = 0; i < MICROVM_VIRTIO_MMIO_COUNT; i++) {
-    devices[device_count++] = (struct virtio_mmio_dev){.base = MICROVM_VIRTIO_MMIO_BASE + i * MICROVM_VIRTIO_MMIO_SIZE,
-                                                        .size = MICROVM_VIRTIO_MMIO_SIZE,
-                                                        .irq = MICROVM_VIRTIO_MMIO_GSI_BASE + i,
-                                                        .probed = true};
+    devices[device_count++] =
+        (struct virtio_mmio_dev){.base = MICROVM_VIRTIO_MMIO_BASE + i * MICROVM_VIRTIO_MMIO_SIZE,
+                                 .size = MICROVM_VIRTIO_MMIO_SIZE,
+                                 .irq = MICROVM_VIRTIO_MMIO_GSI_BASE + i,
+                                 .probed = true};
   }
 }
 
@@ -112,8 +127,9 @@ struct virtio_mmio_dev* virtio_mmio_find(uint32_t device_id) {
     bool present = magic == VIRTIO_MMIO_MAGIC_VALUE;
     if ((present && d->device_id == 0) || (!present && d->probed)) continue;
     if (!present || version != 2) {
-      console_printf("rrvm-guest: virtio-mmio at 0x%lx: magic 0x%x version %u (want 0x%x, 2); skipped\n",
-                     d->base, magic, version, VIRTIO_MMIO_MAGIC_VALUE);
+      console_printf(
+          "rrvm-guest: virtio-mmio at 0x%lx: magic 0x%x version %u (want 0x%x, 2); skipped\n",
+          d->base, magic, version, VIRTIO_MMIO_MAGIC_VALUE);
       continue;
     }
     if (d->device_id == device_id) return d;
@@ -132,7 +148,8 @@ static uint64_t negotiate(const struct virtio_mmio_dev* d, uint64_t wanted, cons
   offered |= (uint64_t)virtio_mmio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
   if ((offered & VIRTIO_F_VERSION_1) == 0) {
     set_status(d, VIRTIO_STATUS_FAILED);
-    guest_fail(RRVM_EXIT_FAIL, "%s: device does not offer VIRTIO_F_VERSION_1 (features 0x%lx)", who, offered);
+    guest_fail(RRVM_EXIT_FAIL, "%s: device does not offer VIRTIO_F_VERSION_1 (features 0x%lx)", who,
+               offered);
   }
   uint64_t accepted = offered & (wanted | VIRTIO_F_VERSION_1);
   virtio_mmio_write32(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
@@ -160,19 +177,23 @@ static void setup_queue(const struct virtio_mmio_dev* d, struct virtq* q, const 
   virtio_mmio_write32(d, VIRTIO_MMIO_QUEUE_READY, 1);
 }
 
-uint64_t virtio_mmio_init(struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted, const char* who) {
+uint64_t virtio_mmio_init(struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted,
+                          const char* who) {
   d->live = true;
   set_status(d, 0);
-  if (virtio_mmio_read32(d, VIRTIO_MMIO_STATUS) != 0) guest_fail(RRVM_EXIT_FAIL, "%s: reset did not clear status", who);
+  if (virtio_mmio_read32(d, VIRTIO_MMIO_STATUS) != 0)
+    guest_fail(RRVM_EXIT_FAIL, "%s: reset did not clear status", who);
   set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
   set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
   uint64_t accepted = negotiate(d, wanted, who);
-  uint32_t features_ok = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+  uint32_t features_ok =
+      VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
   set_status(d, features_ok);
   uint32_t status = virtio_mmio_read32(d, VIRTIO_MMIO_STATUS);
   if ((status & VIRTIO_STATUS_FEATURES_OK) == 0) {
     set_status(d, features_ok | VIRTIO_STATUS_FAILED);
-    guest_fail(RRVM_EXIT_FAIL, "%s: device refused features 0x%lx (status reads 0x%x)", who, accepted, status);
+    guest_fail(RRVM_EXIT_FAIL, "%s: device refused features 0x%lx (status reads 0x%x)", who,
+               accepted, status);
   }
   setup_queue(d, q, who);
   set_status(d, features_ok | VIRTIO_STATUS_DRIVER_OK);
@@ -190,7 +211,8 @@ void virtio_mmio_reset(struct virtio_mmio_dev* d) {
 void virtio_mmio_reset_live(void) {
   for (uint32_t i = 0; i < device_count; i++) {
     if (!devices[i].live) continue;
-    console_printf("rrvm-guest: virtio-mmio at 0x%lx: resetting the device before exit\n", devices[i].base);
+    console_printf("rrvm-guest: virtio-mmio at 0x%lx: resetting the device before exit\n",
+                   devices[i].base);
     virtio_mmio_reset(&devices[i]);
   }
 }

@@ -88,7 +88,8 @@ void virtio_mmio_write32(const struct virtio_mmio_dev* d, uint32_t off, uint32_t
  * negotiation (accepts VERSION_1 plus `wanted & offered`), FEATURES_OK read back, queue set-up,
  * DRIVER_OK. Fails the guest (RRVM_EXIT_FAIL) naming the step that went wrong. Returns the
  * accepted features. */
-uint64_t virtio_mmio_init(struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted, const char* who);
+uint64_t virtio_mmio_init(struct virtio_mmio_dev* d, struct virtq* q, uint64_t wanted,
+                          const char* who);
 
 /* Writes Status 0: the device forgets the driver (as a driver's remove or shutdown does). */
 void virtio_mmio_reset(struct virtio_mmio_dev* d);

@@ -15,7 +15,8 @@ static uint8_t rng_buf[RNG_BYTES];
 
 static struct virtio_mmio_dev* rng_device(const char* who) {
   struct virtio_mmio_dev* d = virtio_mmio_find(VIRTIO_ID_RNG);
-  if (d == 0) guest_fail(RRVM_EXIT_FAIL, "%s: no virtio-mmio entropy device on the command line", who);
+  if (d == 0)
+    guest_fail(RRVM_EXIT_FAIL, "%s: no virtio-mmio entropy device on the command line", who);
   return d;
 }
 
@@ -28,11 +29,13 @@ void virtio_rng_step(void) {
   for (int tries = 0; got < RNG_BYTES && tries < 8; tries++) {
     struct virtq_buf buf = {rng_buf + got, RNG_BYTES - got, true};
     uint32_t len = virtq_request(&rng_queue, d, &buf, 1, "virtio-rng");
-    if (len > RNG_BYTES - got) guest_fail(RRVM_EXIT_FAIL, "virtio-rng: used length %u > %u", len, RNG_BYTES - got);
+    if (len > RNG_BYTES - got)
+      guest_fail(RRVM_EXIT_FAIL, "virtio-rng: used length %u > %u", len, RNG_BYTES - got);
     got += len;
   }
   asm volatile("" ::: "memory"); /* the device wrote rng_buf */
-  if (got < RNG_BYTES) guest_fail(RRVM_EXIT_FAIL, "virtio-rng: only %u of %u bytes after 8 requests", got, RNG_BYTES);
+  if (got < RNG_BYTES)
+    guest_fail(RRVM_EXIT_FAIL, "virtio-rng: only %u of %u bytes after 8 requests", got, RNG_BYTES);
   uint8_t any = 0;
   for (uint32_t i = 0; i < RNG_BYTES; i++) any |= rng_buf[i];
   if (any == 0) guest_fail(RRVM_EXIT_FAIL, "virtio-rng: %u bytes, all zero", RNG_BYTES);
@@ -49,8 +52,8 @@ void virtio_bad_status_step(void) {
   uint32_t bad = before & ~VIRTIO_STATUS_DRIVER_OK;
   virtio_mmio_write32(d, VIRTIO_MMIO_STATUS, bad);
   uint32_t after = virtio_mmio_read32(d, VIRTIO_MMIO_STATUS);
-  console_printf("rrvm-guest: virtio-bad-status wrote=%u status-before=%u status-after=%u %s\n", bad, before, after,
-                 after == before ? "refused" : "accepted");
+  console_printf("rrvm-guest: virtio-bad-status wrote=%u status-before=%u status-after=%u %s\n",
+                 bad, before, after, after == before ? "refused" : "accepted");
   virtio_mmio_reset(d);
   if (virtio_mmio_read32(d, VIRTIO_MMIO_STATUS) != 0)
     guest_fail(RRVM_EXIT_FAIL, "virtio-bad-status: reset after the bad write did not clear status");

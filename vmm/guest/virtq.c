@@ -18,9 +18,7 @@
 
 #define barrier() asm volatile("" ::: "memory")
 
-void virtq_reset(struct virtq* q) {
-  memset(q, 0, sizeof(*q));
-}
+void virtq_reset(struct virtq* q) { memset(q, 0, sizeof(*q)); }
 
 static uint16_t wait_used(struct virtq* q, const char* who) {
   volatile uint16_t* used_idx = &q->used.idx;
@@ -31,7 +29,8 @@ static uint16_t wait_used(struct virtq* q, const char* who) {
       uint16_t idx = *used_idx;
       if (idx != q->last_used) return idx;
     }
-    if (clock_now_checked(0) > deadline) guest_fail(RRVM_EXIT_FAIL, "%s: no used buffer within %lu ms", who, timeout / 1000000);
+    if (clock_now_checked(0) > deadline)
+      guest_fail(RRVM_EXIT_FAIL, "%s: no used buffer within %lu ms", who, timeout / 1000000);
   }
 }
 
@@ -40,8 +39,8 @@ void virtq_suppress_interrupts(struct virtq* q) {
   q->interrupts_off = true;
 }
 
-uint32_t virtq_request(struct virtq* q, const struct virtio_mmio_dev* d, const struct virtq_buf* bufs,
-                       uint32_t n, const char* who) {
+uint32_t virtq_request(struct virtq* q, const struct virtio_mmio_dev* d,
+                       const struct virtq_buf* bufs, uint32_t n, const char* who) {
   if (n == 0 || n > VIRTQ_SIZE) guest_fail(RRVM_EXIT_FAIL, "%s: request of %u buffers", who, n);
   volatile struct virtq_desc* desc = q->desc;
   for (uint32_t i = 0; i < n; i++) {
@@ -56,7 +55,7 @@ uint32_t virtq_request(struct virtq* q, const struct virtio_mmio_dev* d, const s
   avail->ring[aidx % VIRTQ_SIZE] = 0; /* head of the chain */
   barrier();                          /* chain and ring entry before the index */
   avail->idx = (uint16_t)(aidx + 1);
-  barrier();                          /* index before the notify */
+  barrier(); /* index before the notify */
   virtio_mmio_write32(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 
   uint16_t uidx = wait_used(q, who);

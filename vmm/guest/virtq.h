@@ -46,9 +46,9 @@ struct virtq {
   struct virtq_desc desc[VIRTQ_SIZE] __attribute__((aligned(64)));
   struct virtq_avail avail __attribute__((aligned(64)));
   struct virtq_used used __attribute__((aligned(64)));
-  uint16_t last_used;    /* driver-private: used.idx already consumed */
-  bool interrupts_off;   /* driver-private: VIRTQ_AVAIL_F_NO_INTERRUPT set, no InterruptStatus ack */
-  uint64_t timeout_ns;   /* driver-private: how long to poll for a used buffer; 0 means 1 s */
+  uint16_t last_used;  /* driver-private: used.idx already consumed */
+  bool interrupts_off; /* driver-private: VIRTQ_AVAIL_F_NO_INTERRUPT set, no InterruptStatus ack */
+  uint64_t timeout_ns; /* driver-private: how long to poll for a used buffer; 0 means 1 s */
 };
 
 /* One buffer of a request: device-readable unless `device_writes`. */
@@ -69,9 +69,9 @@ void virtq_reset(struct virtq* q);
 void virtq_suppress_interrupts(struct virtq* q);
 
 /* Puts `n` (1..VIRTQ_SIZE) buffers in one descriptor chain, makes it available, notifies queue 0
- * and polls the used ring for up to timeout_ns (default one second). Fails the guest on timeout or on a used element
- * that is not this chain; returns the used length. */
-uint32_t virtq_request(struct virtq* q, const struct virtio_mmio_dev* d, const struct virtq_buf* bufs,
-                       uint32_t n, const char* who);
+ * and polls the used ring for up to timeout_ns (default one second). Fails the guest on timeout or
+ * on a used element that is not this chain; returns the used length. */
+uint32_t virtq_request(struct virtq* q, const struct virtio_mmio_dev* d,
+                       const struct virtq_buf* bufs, uint32_t n, const char* who);
 
 #endif

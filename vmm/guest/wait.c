@@ -9,9 +9,9 @@
 #include "lapic.h"
 #include "x86.h"
 
-#define PROBE_ARM_NS 1000000ull     /* the probe timer fires after 1 ms ... */
-#define PROBE_LIMIT_NS 50000000ull  /* ... and we give it 50 ms of TSC time to arrive */
-#define MAX_ARM_NS 1000000000ull    /* longer sleeps are chained 1 s timers */
+#define PROBE_ARM_NS 1000000ull    /* the probe timer fires after 1 ms ... */
+#define PROBE_LIMIT_NS 50000000ull /* ... and we give it 50 ms of TSC time to arrive */
+#define MAX_ARM_NS 1000000000ull   /* longer sleeps are chained 1 s timers */
 
 int guest_wait_irq_hlt(void);                /* isr.S */
 int guest_wait_irq_poll(uint64_t tsc_limit); /* isr.S */
