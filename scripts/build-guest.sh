@@ -154,15 +154,20 @@ EOF
   cat >>"$init" <<'EOF'
 echo "rrvm-initramfs: modules$loaded"
 
-# The first virtio disk: its size and sector 0; with rrvm_initramfs.write_vda=1 on the command
-# line also a marker written to sector 1 and read back after dropping the page cache.
+# The first virtio disk (when virtio_blk found one): its size and sector 0; with
+# rrvm_initramfs.write_vda=1 on the command line also a marker written to sector 1 and read back
+# after dropping the page cache.
 use_vda() {
+  if ! ls -d /sys/bus/virtio/drivers/virtio_blk/virtio* >/dev/null 2>&1; then
+    echo "rrvm-initramfs: no /dev/vda"
+    return
+  fi
   for _ in 1 2 3; do
     [ -b /dev/vda ] && break
     sleep 1
   done
   if [ ! -b /dev/vda ]; then
-    echo "rrvm-initramfs: no /dev/vda"
+    fail "virtio_blk has a device but /dev/vda did not appear within 3 s"
     return
   fi
   sector0=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | od -An -tx1 -N16 | tr -d ' \n')
@@ -177,9 +182,14 @@ use_vda() {
 }
 use_vda
 
-if [ -c /dev/hwrng ]; then
+# The kernel's hw_random core is built in: /dev/hwrng exists with rng_current "none" until
+# virtio_rng (or another driver) registers a source.
+rng_current=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null || echo none)
+if [ -c /dev/hwrng ] && [ "$rng_current" != none ]; then
   rng=$(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')
-  echo "rrvm-initramfs: hwrng $(cat /sys/class/misc/hw_random/rng_current) bytes=$rng"
+  echo "rrvm-initramfs: hwrng $rng_current bytes=$rng"
+else
+  echo "rrvm-initramfs: no hwrng"
 fi
 
 echo "rrvm-initramfs: ready kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
