@@ -6,7 +6,8 @@
 # -accel kvm (virtio-blk-device on modern virtio-mmio; the guest probes microvm's transports) on
 # the same raw image, 1 vCPU each, the two VMMs alternating run by run. Both use the host page
 # cache (QEMU's default cache=writeback, aio=threads).
-# Usage: scripts/bench/disk.sh [MIB] [RUNS]   (default 512 MiB, 5 runs). Prints medians and ratios.
+# Usage: scripts/bench/disk.sh [MIB] [RUNS]   (default 512 MiB, 5 runs). Prints medians (with the
+# range over the runs) and rrvm/QEMU ratios of the medians.
 # RRVM_BENCH_NO_BUILD=1 measures the existing build as it is. The image goes in $TMPDIR (or /tmp).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,6 +60,7 @@ $(cat "$tmp/out")"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+spread() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
 
 : >"$tmp/rrvm"
 : >"$tmp/qemu"
@@ -67,16 +69,22 @@ for _ in $(seq "$runs"); do
   run qemu
 done
 
-declare -A write read
+declare -A write read write_range read_range
 for kind in rrvm qemu; do
   write[$kind]=$(cut -d' ' -f1 "$tmp/$kind" | median)
   read[$kind]=$(cut -d' ' -f2 "$tmp/$kind" | median)
+  write_range[$kind]=$(cut -d' ' -f1 "$tmp/$kind" | spread)
+  read_range[$kind]=$(cut -d' ' -f2 "$tmp/$kind" | spread)
 done
 
 echo "guest virtio-blk throughput, $mib MiB in 1 MiB requests, median of $runs runs (MB/s)," \
   "$(date -u +%F), $(nproc) cores, image on $(df --output=fstype "$tmp" | tail -1)"
-printf '%-36s %10s %10s\n' "VMM" "write" "read"
-printf '%-36s %10s %10s\n' "rrvm (trace on)" "${write[rrvm]}" "${read[rrvm]}"
-printf '%-36s %10s %10s\n' "qemu-system-x86_64 -M microvm" "${write[qemu]}" "${read[qemu]}"
+printf '%-32s %10s %-15s %10s %-15s\n' "VMM" "write" "(min-max)" "read" "(min-max)"
+for kind in rrvm qemu; do
+  name="rrvm (trace on)"
+  [ "$kind" = qemu ] && name="qemu-system-x86_64 -M microvm"
+  printf '%-32s %10s %-15s %10s %-15s\n' "$name" "${write[$kind]}" "(${write_range[$kind]})" \
+    "${read[$kind]}" "(${read_range[$kind]})"
+done
 awk -v rw="${write[rrvm]}" -v qw="${write[qemu]}" -v rr="${read[rrvm]}" -v qr="${read[qemu]}" 'BEGIN {
   printf "rrvm/QEMU: write %.2f, read %.2f (target >= 1.00)\n", rw / qw, rr / qr }'
