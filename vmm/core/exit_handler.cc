@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "trace/recorder.h"
+#include "trace/span.h"
 #include "vmm/base/log.h"
 
 namespace rrvm::core {
@@ -94,8 +95,13 @@ ExitAction handle_exit(const hv::Exit& exit, const ExitContext& ctx) {
   switch (exit.kind) {
     case Kind::Io:
       return handle_io(exit, ctx, ctx.pio);
-    case Kind::Mmio:
+    case Kind::Mmio: {
+      // QEMU's kvm_cpu_exec → address_space_rw: the MMIO exit is the cause of what the device
+      // does (a virtio status write, a backend start). Port I/O gets no span: the serial console
+      // makes one exit per character and the VcpuExit event already says what was accessed.
+      trace::Span span("address_space_rw");
       return handle_io(exit, ctx, ctx.mmio);
+    }
     case Kind::Interrupted:
       // A kick (pause, queued work) or a stray signal: the loop looks at its flags.
       return ExitAction::Continue;
