@@ -107,7 +107,7 @@ TEST(PvhBoot, InitrdBecomesModuleZeroPlacedHigh) {
 TEST(PvhBoot, InitrdTooLargeForMemory) {
   const auto f = guest_elf_bytes();
   GuestMemory mem = memory(8 * MIB);
-  const std::vector<uint8_t> initrd(7 * MIB, 1);  // the guest image ends near 1.6 MiB
+  const std::vector<uint8_t> initrd(7 * MIB, 1);  // the guest image ends below 3 MiB
   auto plan = boot(mem, f, "", 1, BootProtocol::Auto, initrd);
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.error().message.find("initrd of 7340032 bytes does not fit"), std::string::npos)
