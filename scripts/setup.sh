@@ -8,7 +8,7 @@ PACKAGES=(
   capnproto libcapnp-dev libzstd-dev zstd libxxhash-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  socat qemu-system-x86 cpio busybox-static xz-utils
+  socat qemu-system-x86 cpio busybox-static xz-utils acpica-tools
 )
 
 missing=()

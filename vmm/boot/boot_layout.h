@@ -7,7 +7,8 @@
 //   0x01000  hvm_start_info                0x09000  page tables (identity map of 4 GiB, 6 pages)
 //   0x01040  hvm_modlist_entry (initrd)    0x0f000  boot stack page (Linux entry rsp)
 //   0x01100  hvm memmap table              0x20000  command line
-//   0x9fc00 .. 0x100000: reserved (EBDA, VGA, ROM), not RAM in the memory map
+//   0x9fc00 .. 0x100000: reserved (EBDA, VGA, ROM), not RAM in the memory map; Linux boots get
+//   their ACPI tables in its top 128 KiB, 0xe0000 .. 0x100000 (vmm/boot/acpi/acpi_tables.h)
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,9 @@ inline constexpr uint64_t CMDLINE_GPA = 0x20000;
 inline constexpr uint64_t CMDLINE_MAX_BYTES = 0x10000;  // including the NUL; [0x20000, 0x30000)
 inline constexpr uint64_t EBDA_START = 0x9fc00;
 inline constexpr uint64_t HIGH_MEMORY_START = 0x100000;
+// Where Linux scans for the RSDP (besides the EBDA), inside the reserved window above.
+inline constexpr uint64_t ACPI_TABLES_GPA = 0xe0000;
+inline constexpr uint64_t ACPI_TABLES_END = HIGH_MEMORY_START;
 // Identity map for the 64-bit entries: all of the 32-bit space (RAM below the hole, LAPIC, IOAPIC,
 // MMIO devices). Boot structures and initrds stay below 4 GiB.
 inline constexpr uint64_t IDENTITY_MAP_BYTES = 4ull << 30;

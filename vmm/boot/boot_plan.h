@@ -38,6 +38,7 @@ struct BootPlan {
   uint64_t initrd_gpa = 0;     // 0 when there is none
   uint64_t initrd_size = 0;
   std::vector<MemoryMapEntry> memory_map;
+  uint64_t acpi_rsdp_gpa = 0;  // Linux64: the RSDP rrvm wrote (vmm/boot/acpi); 0 for the others
 };
 
 // Initial general registers of vCPU `vcpu`.

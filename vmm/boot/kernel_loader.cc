@@ -13,15 +13,26 @@ std::span<const uint8_t> bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// The command line of a kernel that finds its virtio devices there (no ACPI tables).
+std::string cmdline_with_devices(const KernelSpec& spec) {
+  const std::string words = virtio::virtio_mmio_cmdline(spec.virtio_mmio);
+  if (words.empty()) return spec.cmdline;
+  return spec.cmdline.empty() ? words : spec.cmdline + " " + words;
+}
+
+LinuxBootOptions linux_options(const KernelSpec& spec, std::span<const uint8_t> initrd) {
+  return LinuxBootOptions{spec.kernel_path, spec.cmdline, initrd, spec.vcpus, spec.virtio_mmio};
+}
+
 Result<BootPlan> load_elf_kernel(const GuestMemory& mem, std::span<const uint8_t> kernel,
                                  std::span<const uint8_t> initrd, const KernelSpec& spec) {
   RRVM_ASSIGN_OR_RETURN(const ElfImage image, parse_elf(kernel, spec.kernel_path));
   if (image.rrvm_entry || spec.protocol == BootProtocol::Pvh) {
-    PvhBootOptions o{spec.kernel_path, spec.cmdline, initrd, spec.vcpus,
+    PvhBootOptions o{spec.kernel_path, cmdline_with_devices(spec), initrd, spec.vcpus,
                      spec.protocol == BootProtocol::Pvh ? EntryMode::Pvh32 : EntryMode::Rrvm64};
     return load_pvh_elf(mem, kernel, image, o);
   }
-  return load_vmlinux(mem, kernel, image, LinuxBootOptions{spec.kernel_path, spec.cmdline, initrd, spec.vcpus});
+  return load_vmlinux(mem, kernel, image, linux_options(spec, initrd));
 }
 
 }  // namespace
@@ -35,7 +46,7 @@ Result<BootPlan> load_kernel_image(const GuestMemory& mem, std::span<const uint8
       return make_error(spec.kernel_path + ": a bzImage has no PVH entry; boot its vmlinux ELF for PVH");
     }
     RRVM_ASSIGN_OR_RETURN(const BzImage bz, parse_bzimage(kernel, spec.kernel_path));
-    return load_bzimage(mem, kernel, bz, LinuxBootOptions{spec.kernel_path, spec.cmdline, initrd, spec.vcpus});
+    return load_bzimage(mem, kernel, bz, linux_options(spec, initrd));
   }
   return make_error(spec.kernel_path + ": not a kernel rrvm can boot (neither an ELF executable nor a bzImage with " +
                     "\"HdrS\" at 0x202)");

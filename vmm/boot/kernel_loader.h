@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "vmm/base/result.h"
 #include "vmm/boot/boot_plan.h"
 #include "vmm/core/guest_memory.h"
+#include "vmm/devices/virtio/mmio_layout.h"
 
 namespace rrvm::boot {
 
@@ -26,6 +28,10 @@ struct KernelSpec {
   std::string cmdline;      // the user's; rrvm guest: cpus= added; Linux: console=ttyS0 if empty
   uint32_t vcpus = 1;
   BootProtocol protocol = BootProtocol::Auto;
+  // The machine's virtio-mmio windows, told to the guest the way its boot path can learn them:
+  // Linux (bzImage, vmlinux) from ACPI tables; the rrvm guest and PVH kernels from
+  // virtio_mmio.device= words appended to the command line.
+  std::vector<virtio::MmioSlot> virtio_mmio;
 };
 
 // Loads from memory (`kernel` and `initrd` are file contents; names come from the spec's paths).

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "vmm/boot/acpi/acpi_tables.h"
 #include "vmm/boot/boot_layout.h"
 #include "vmm/boot/placement.h"
 
@@ -31,6 +32,10 @@ Result<BootPlan> finish(const GuestMemory& mem, const linux_abi::SetupHeader& hd
   plan.boot_info_gpa = ZERO_PAGE_GPA;
   plan.layout = long_mode_layout();
   RRVM_ASSIGN_OR_RETURN(plan.memory_map, build_memory_map(mem));
+  // The tables live in the window the memory map reports as reserved (below 1 MiB).
+  RRVM_ASSIGN_OR_RETURN(const acpi::AcpiLayout acpi,
+                        acpi::write_acpi_tables(mem, acpi::AcpiConfig{o.vcpus, o.virtio_mmio}));
+  plan.acpi_rsdp_gpa = acpi.rsdp;
   plan.cmdline = o.cmdline.empty() ? DEFAULT_LINUX_CMDLINE : o.cmdline;
   RRVM_TRY(write_cmdline(mem, plan.cmdline, std::min<uint64_t>(cmdline_size, CMDLINE_MAX_BYTES - 1)));
   plan.cmdline_gpa = CMDLINE_GPA;
@@ -65,6 +70,8 @@ Result<linux_abi::BootParams> make_boot_params(const linux_abi::SetupHeader& hdr
   bp.ext_ramdisk_image = static_cast<uint32_t>(plan.initrd_gpa >> 32);
   bp.hdr.ramdisk_size = static_cast<uint32_t>(plan.initrd_size);
   bp.ext_ramdisk_size = static_cast<uint32_t>(plan.initrd_size >> 32);
+  // Linux takes the RSDP from here before scanning 0xe0000-0xfffff (boot protocol 2.14+).
+  bp.acpi_rsdp_addr = plan.acpi_rsdp_gpa;
   bp.e820_entries = static_cast<uint8_t>(plan.memory_map.size());
   for (size_t i = 0; i < plan.memory_map.size(); ++i) {
     const MemoryMapEntry& e = plan.memory_map[i];
