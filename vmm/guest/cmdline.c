@@ -3,6 +3,8 @@
  *   cpus=N        vCPUs to bring up and wait for, 1..RRVM_GUEST_MAX_CPUS (default 1)
  *   tick_ms=N     period of tick lines in ms, 1..60000 (default 100)
  *   wait=MODE     auto (default) | hlt | pause: how the BSP sleeps between ticks
+ *   tick_disk=N   every tick writes its record to disk sector n % N, 1..16777216 (tick_disk.c)
+ *   dirty_mib=N   every tick dirties N MiB of RAM, 1..RRVM_GUEST_DIRTY_MAX_MIB (dirty_ram.c)
  *   scenario=S    comma-separated steps (scenario.c); default: tick forever
  *   virtio_mmio.device=SIZE@ADDR:IRQ   a virtio-mmio window (virtio_mmio.c), repeatable
  * Other words (console=, ...) are ignored here.
@@ -14,6 +16,7 @@
 
 #define DEFAULT_TICK_MS 100
 #define MAX_TICK_MS 60000
+#define MAX_TICK_DISK_SECTORS (1u << 24) /* 8 GiB of records */
 
 struct guest_config guest_cfg;
 
@@ -52,6 +55,10 @@ static bool parse_word(const char* w, size_t len) {
     return parse_bounded("cpus", v, vlen, 1, RRVM_GUEST_MAX_CPUS, &guest_cfg.cpus);
   if (str_equal(w, eq, "tick_ms"))
     return parse_bounded("tick_ms", v, vlen, 1, MAX_TICK_MS, &guest_cfg.tick_ms);
+  if (str_equal(w, eq, "tick_disk"))
+    return parse_bounded("tick_disk", v, vlen, 1, MAX_TICK_DISK_SECTORS, &guest_cfg.tick_disk);
+  if (str_equal(w, eq, "dirty_mib"))
+    return parse_bounded("dirty_mib", v, vlen, 1, RRVM_GUEST_DIRTY_MAX_MIB, &guest_cfg.dirty_mib);
   if (str_equal(w, eq, "wait")) return parse_wait(v, vlen);
   if (str_equal(w, eq, "virtio_mmio.device")) return virtio_mmio_parse_entry(v, vlen);
   if (str_equal(w, eq, "scenario")) {

@@ -18,6 +18,8 @@ struct guest_config {
   uint32_t cpus;        /* cpus=N: vCPUs to bring up and wait for (default 1) */
   uint32_t tick_ms;     /* tick_ms=N: period of tick lines (default 100) */
   enum wait_mode wait;  /* wait=auto|hlt|pause: how the BSP sleeps between ticks */
+  uint32_t tick_disk;   /* tick_disk=N: tick n's record goes to sector n % N (0: off) */
+  uint32_t dirty_mib;   /* dirty_mib=N: MiB of RAM every tick dirties (0: off) */
   const char* scenario; /* scenario=STEP[,STEP...] (points into cmdline), or 0 */
   size_t scenario_len;
   char cmdline[RRVM_GUEST_CMDLINE_MAX];
@@ -63,6 +65,19 @@ bool msrs_check_known(uint32_t cpu);
 
 /* Tick lines: prints `count` lines (0: forever) of the tick loop. */
 void ticks_run(uint64_t count);
+
+/* Per-tick work (tick.c calls these). tick_disk.c: opens the disk for tick_disk= (begin),
+ * writes, flushes and reads back tick n's record and returns its sector (fails the guest with
+ * RRVM_EXIT_DISK_MISMATCH when the read-back differs), resets the disk (end). dirty_ram.c:
+ * checks dirty_mib='s working set against the memory map before the ready marker (false after
+ * printing why), writes the tick's word to every page of it (returns the page count), and
+ * checks those words after a stop (RRVM_EXIT_RAM_MISMATCH when one was lost). */
+void tick_disk_begin(void);
+void tick_disk_end(void);
+uint64_t tick_disk_write(uint64_t tick, uint64_t now_ns, uint64_t stopped_count);
+bool dirty_ram_validate(const struct hvm_start_info* si);
+uint64_t dirty_ram_write(uint64_t tick);
+void dirty_ram_verify(void);
 
 /* Scenario steps: validated before the ready marker, run after it. */
 bool scenario_validate(void);

@@ -112,7 +112,7 @@ static __attribute__((noreturn)) void bsp_main(const struct hvm_start_info* si,
   console_init();
   const char* cmdline = read_cmdline(si);
   console_printf("rrvm-guest: boot entry=%s cmdline=\"%s\"\n", entry_name(entry_kind), cmdline);
-  if (!cmdline_parse(cmdline) || !scenario_validate())
+  if (!cmdline_parse(cmdline) || !scenario_validate() || !dirty_ram_validate(si))
     guest_fail(RRVM_EXIT_BAD_CMDLINE, "bad command line");
   bsp_enable_kvmclock();
   idt_load();

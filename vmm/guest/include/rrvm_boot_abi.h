@@ -29,6 +29,8 @@
 #define RRVM_GUEST_IDENTITY_MAP_END 0x100000000ull /* the guest maps [0, 4 GiB) itself */
 #define RRVM_GUEST_MAX_CPUS 32
 #define RRVM_GUEST_CMDLINE_MAX 1024 /* bytes the guest copies, including the NUL */
+#define RRVM_GUEST_DIRTY_GPA 0x1000000ull /* dirty_mib= working set starts here (16 MiB) */
+#define RRVM_GUEST_DIRTY_MAX_MIB 1024     /* ... and ends below 1 GiB + 16 MiB */
 
 #define RRVM_SERIAL_PORT 0x3f8     /* 16550 UART: console */
 #define RRVM_DEBUG_EXIT_PORT 0x501 /* 1-byte write of the exit status (QEMU isa-debug-exit) */
@@ -53,6 +55,8 @@
 #define RRVM_EXIT_UNEXPECTED_TRAP 7   /* an exception the guest did not expect */
 #define RRVM_EXIT_RESET_FAILED 8      /* the reset scenario is still running after its writes */
 #define RRVM_EXIT_BAD_START_INFO 9    /* hvm_start_info missing or with a bad magic */
+#define RRVM_EXIT_DISK_MISMATCH 10    /* tick_disk=: a tick record read back differs */
+#define RRVM_EXIT_RAM_MISMATCH 11     /* dirty_mib=: a page lost the word the last tick wrote */
 #define RRVM_EXIT_MAX_USER_CODE 127   /* scenario=exit:CODE accepts 0..127 */
 
 /* --- MSR values every vCPU writes at boot (host tests check them after save/restore) -------- */
@@ -62,6 +66,32 @@
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+
+/* --- tick_disk=N: the record tick n writes to sector n % N (one 512-byte sector) ------------ */
+/* words[0] magic, [1] tick n, [2] the BSP's kvmclock ns when written, [3] how many times the
+ * guest had seen PVCLOCK_GUEST_STOPPED by then (so a record tells which side of a stop, snapshot
+ * or migration wrote it), [4..62] rrvm_tick_record_fill(n, i), [63] rrvm_tick_record_sum over
+ * words 0..62 (FNV-1a over 64-bit words). Host tests check images with these same functions. */
+#define RRVM_TICK_RECORD_MAGIC 0x6b6369746d767272ull /* "rrvmtick" as little-endian bytes */
+#define RRVM_TICK_RECORD_WORDS 64
+#define RRVM_TICK_RECORD_FIRST_FILL 4
+#define RRVM_TICK_RECORD_SUM_WORD 63
+
+static inline uint64_t rrvm_tick_record_fill(uint64_t tick, uint64_t word) {
+  return tick * 0x9e3779b97f4a7c15ull + word;
+}
+
+static inline uint64_t rrvm_tick_record_sum(const volatile uint64_t* words) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int i = 0; i < RRVM_TICK_RECORD_SUM_WORD; i++) h = (h ^ words[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* dirty_mib=N: after tick t the word at the start of page p of the working set (page p at
+ * RRVM_GUEST_DIRTY_GPA + p * 4096) holds rrvm_dirty_word(t, p). */
+static inline uint64_t rrvm_dirty_word(uint64_t tick, uint64_t page) {
+  return (tick << 32) + page;
+}
 
 /* Descriptor of the RRVM_ELFNOTE_ENTRY64 note (16 bytes, little endian). */
 struct rrvm_note_entry64 {
