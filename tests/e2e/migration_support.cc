@@ -1,6 +1,12 @@
 #include "tests/e2e/migration_support.h"
 
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <thread>
+
+#include "vmm/guest/include/rrvm_boot_abi.h"
 
 namespace rrvm::e2e {
 
@@ -103,6 +109,80 @@ bool is_continuation(const std::string& source_console, uint64_t first_target_ti
   uint64_t last = ticks.empty() ? 0 : ticks.back().n;
   if (first_target_tick == last + 1) return true;
   return ends_in_partial_tick(source_console) && first_target_tick == last + 2;
+}
+
+std::string make_tick_disk(const TempDir& dir) {
+  std::string path = dir.file("disk.img");
+  std::ofstream(path, std::ios::binary) << std::string(TICK_DISK_SECTORS * 512, '\0');
+  return path;
+}
+
+std::vector<std::string> busy_guest_args(const std::string& disk) {
+  std::string append = "tick_ms=50 scenario=virtio-rng,ticks dirty_mib=" + std::to_string(DIRTY_MIB);
+  std::vector<std::string> args = {"--rng"};
+  if (!disk.empty()) {
+    append += " tick_disk=" + std::to_string(TICK_DISK_SECTORS);
+    args.insert(args.end(), {"--disk", disk});
+  }
+  args.insert(args.end(), {"--append", append});
+  return args;
+}
+
+std::vector<uint64_t> parse_tick_work(const std::string& console) {
+  std::vector<uint64_t> out;
+  size_t start = 0;
+  for (size_t nl; (nl = console.find('\n', start)) != std::string::npos; start = nl + 1) {
+    uint64_t n = 0;
+    if (std::sscanf(console.substr(start, nl - start).c_str(), "tick-work %" SCNu64, &n) == 1) {
+      out.push_back(n);
+    }
+  }
+  return out;
+}
+
+uint64_t first_tick_after_stop(const std::string& console) {
+  size_t stop = console.find("rrvm-guest: pvclock guest-stopped");
+  if (stop == std::string::npos) return 0;
+  auto ticks = parse_ticks(console.substr(stop));
+  return ticks.empty() ? 0 : ticks.front().n;
+}
+
+void expect_dirty_ram_verified(const std::string& target_console, uint64_t source_last_work) {
+  const std::string prefix = "rrvm-guest: dirty-ram verified pages=" + std::to_string(DIRTY_PAGES) + " tick=";
+  ASSERT_EQ(count_lines(target_console, "dirty-ram verified"), 1u) << target_console;
+  size_t at = target_console.find(prefix);
+  ASSERT_NE(at, std::string::npos) << target_console;
+  uint64_t tick = std::strtoull(target_console.c_str() + at + prefix.size(), nullptr, 10);
+  EXPECT_TRUE(tick == source_last_work || tick == source_last_work + 1)
+      << "verified the words of tick " << tick << ", the source completed tick " << source_last_work;
+}
+
+void expect_tick_records(const std::string& image, uint64_t last_tick, uint64_t source_last_work,
+                         uint64_t target_checked_tick) {
+  std::string bytes = read_file(image);
+  ASSERT_EQ(bytes.size(), TICK_DISK_SECTORS * 512);
+  ASSERT_LT(last_tick, TICK_DISK_SECTORS);
+  ASSERT_LT(source_last_work, target_checked_tick);
+  uint64_t previous_ns = 0;
+  for (uint64_t n = 1; n <= last_tick; ++n) {
+    SCOPED_TRACE("sector " + std::to_string(n));
+    uint64_t w[RRVM_TICK_RECORD_WORDS];
+    std::memcpy(w, bytes.data() + n * 512, sizeof w);
+    ASSERT_EQ(w[0], RRVM_TICK_RECORD_MAGIC);
+    ASSERT_EQ(w[1], n);
+    EXPECT_EQ(w[RRVM_TICK_RECORD_SUM_WORD], rrvm_tick_record_sum(w));
+    for (uint64_t i = RRVM_TICK_RECORD_FIRST_FILL; i < RRVM_TICK_RECORD_SUM_WORD; ++i) {
+      ASSERT_EQ(w[i], rrvm_tick_record_fill(n, i)) << "word " << i;
+    }
+    EXPECT_GT(w[2], previous_ns) << "kvmclock went backwards between ticks " << n - 1 << " and " << n;
+    previous_ns = w[2];
+    if (n <= source_last_work) {
+      EXPECT_EQ(w[3], 0u) << "the source wrote it";
+    }
+    if (n >= target_checked_tick) {
+      EXPECT_EQ(w[3], 1u) << "the target wrote it";
+    }
+  }
 }
 
 }  // namespace rrvm::e2e

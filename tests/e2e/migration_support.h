@@ -27,4 +27,34 @@ void expect_target_load_sequence(const std::vector<TracedEvent>& ev);
 // of printing a tick line (the counter was already incremented in the saved RAM).
 bool is_continuation(const std::string& source_console, uint64_t first_target_tick);
 
+// The busy guest of issue 5: while it ticks (every 50 ms) it dirties DIRTY_MIB of RAM and, with a
+// disk, writes, flushes and reads back a tick record per tick (docs/guest.md, "Work done every
+// tick"); virtio-rng runs once before the ticks. rrvm gives it 2 vCPUs.
+inline constexpr uint64_t DIRTY_MIB = 8;
+inline constexpr uint64_t DIRTY_PAGES = DIRTY_MIB * 256;
+inline constexpr uint64_t TICK_DISK_SECTORS = 4096;  // ring size: never wraps in these tests
+// A zeroed image of TICK_DISK_SECTORS sectors at DIR/disk.img; returns its path.
+std::string make_tick_disk(const TempDir& dir);
+// rrvm run arguments for the busy guest: `--rng --append ...`, plus `--disk DISK` unless empty.
+std::vector<std::string> busy_guest_args(const std::string& disk);
+
+// Ticks whose work completed (`tick-work <n> ...` lines, complete ones only), in console order.
+std::vector<uint64_t> parse_tick_work(const std::string& console);
+
+// The first tick line after the console's `pvclock guest-stopped` line: the first tick whose
+// stop check ran on the side that resumed the guest (0 when there is none).
+uint64_t first_tick_after_stop(const std::string& console);
+
+// The console of the side that resumed the guest holds exactly one `dirty-ram verified` line,
+// for the tick whose words the source wrote last (the source's last tick-work, or the one after
+// when it stopped between the RAM and the console line): every page survived the transfer.
+void expect_dirty_ram_verified(const std::string& target_console, uint64_t source_last_work);
+
+// The image holds tick n's record in sector n for n = 1..last_tick, each with the right magic,
+// fill and checksum, kvmclock rising from sector to sector (across the migration too). Records
+// up to the source's last completed tick say no stop was seen (count 0); from the target's
+// first_tick_after_stop on they say one was (count 1): both sides wrote, in order.
+void expect_tick_records(const std::string& image, uint64_t last_tick, uint64_t source_last_work,
+                         uint64_t target_checked_tick);
+
 }  // namespace rrvm::e2e

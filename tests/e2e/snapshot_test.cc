@@ -1,7 +1,10 @@
-// Snapshot to a file and restore in a new rrvm process: the guest's tick counter continues, its
-// kvmclock never goes backwards and (by default) does not count the stopped time; with
-// --clock-advance its wall time matches the host's. Both traces show QEMU's sequences. Corrupt
-// snapshot files are refused before any vCPU runs.
+// Snapshot to a file and restore in a new rrvm process. The guest (2 vCPUs, a disk and rng)
+// dirties RAM and writes a record to its disk every tick: after the restore its tick counter
+// continues, every dirtied page kept its word, the disk still writes, flushes and reads back, the
+// image holds the records of both processes in order, its kvmclock never goes backwards and (by
+// default) does not count the stopped time; with --clock-advance its wall time matches the
+// host's. Both traces show QEMU's sequences. Corrupt snapshot files are refused before any vCPU
+// runs.
 #include <gtest/gtest.h>
 #include <time.h>
 
@@ -23,17 +26,20 @@ uint64_t realtime_ns() {
 }
 
 struct Saved {
+  std::string disk;
   std::string snapshot;
   std::string console;  // the source's console at the end
 };
 
-// Boots a ticking source, saves it to DIR/vm.snap over QMP and quits it.
+// Boots the busy guest, saves it to DIR/vm.snap over QMP and quits it (which releases the disk
+// image's lock for the restoring process).
 void save_ticking_guest(const TempDir& dir, Saved* out) {
   VmFiles f = vm_files(dir, "source");
-  RrvmProcess vm(dir, "source", vm_args(f, {"--append", "tick_ms=50"}));
+  out->disk = make_tick_disk(dir);
+  RrvmProcess vm(dir, "source", vm_args(f, busy_guest_args(out->disk)));
   QmpClient qmp;
   ASSERT_EQ(qmp.connect(f.qmp, 10s), "") << vm.describe();
-  ASSERT_GE(wait_ticks(f.console, 3, 20s).size(), 3u) << read_file(f.console);
+  ASSERT_GE(wait_ticks(f.console, 3, 20s).size(), 3u) << read_file(f.console) << vm.describe();
   out->snapshot = dir.file("vm.snap");
   nlohmann::json q = migrate_and_wait(qmp, "file:" + out->snapshot, 30s);
   ASSERT_EQ(str_field(q, "status"), "completed") << q.dump();
@@ -50,12 +56,16 @@ void save_ticking_guest(const TempDir& dir, Saved* out) {
 struct Restored {
   std::vector<Tick> ticks;
   uint64_t host_realtime_at_first_tick = 0;
+  std::string console;  // the target's console after it quit
 };
 
-void restore(const TempDir& dir, const std::string& snapshot, std::vector<std::string> extra,
+// Restores with the source's devices (same disk image) and lets the guest tick three times.
+void restore(const TempDir& dir, const Saved& saved, std::vector<std::string> extra,
              Restored* out) {
   VmFiles f = vm_files(dir, "target");
-  extra.insert(extra.begin(), {"--incoming", "file:" + snapshot});
+  extra.insert(extra.begin(), {"--incoming", "file:" + saved.snapshot});
+  std::vector<std::string> devices = busy_guest_args(saved.disk);
+  extra.insert(extra.end(), devices.begin(), devices.end());
   RrvmProcess vm(dir, "target", vm_args(f, extra));
   QmpClient qmp;
   ASSERT_EQ(qmp.connect(f.qmp, 10s), "") << vm.describe();
@@ -66,6 +76,7 @@ void restore(const TempDir& dir, const std::string& snapshot, std::vector<std::s
   EXPECT_EQ(qmp.status(), "running");
   EXPECT_TRUE(qmp.ok("quit"));
   ASSERT_EQ(vm.wait(20s), 0) << vm.describe();
+  out->console = read_file(f.console);
   expect_target_load_sequence(load_trace(f.trace));
 }
 
@@ -81,6 +92,19 @@ void expect_continues(const Saved& saved, const Restored& restored) {
   }
 }
 
+// The work of every tick went on after the restore: RAM kept, disk records written on both sides.
+void expect_work_continues(const Saved& saved, const Restored& restored) {
+  auto source_work = parse_tick_work(saved.console);
+  auto target_work = parse_tick_work(restored.console);
+  ASSERT_FALSE(source_work.empty()) << saved.console;
+  ASSERT_GE(target_work.size(), 2u) << restored.console;
+  EXPECT_GT(target_work.front(), source_work.back());
+  EXPECT_EQ(count_lines(restored.console, " disk=ok"), target_work.size()) << restored.console;
+  expect_dirty_ram_verified(restored.console, source_work.back());
+  expect_tick_records(saved.disk, target_work.back(), source_work.back(),
+                      first_tick_after_stop(restored.console));
+}
+
 TEST(E2eSnapshot, RestoreContinuesWithoutCountingStoppedTime) {
   RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
@@ -88,8 +112,9 @@ TEST(E2eSnapshot, RestoreContinuesWithoutCountingStoppedTime) {
   ASSERT_NO_FATAL_FAILURE(save_ticking_guest(dir, &saved));
   std::this_thread::sleep_for(2s);  // stopped time the guest clock must not count
   Restored restored;
-  ASSERT_NO_FATAL_FAILURE(restore(dir, saved.snapshot, {}, &restored));
+  ASSERT_NO_FATAL_FAILURE(restore(dir, saved, {}, &restored));
   expect_continues(saved, restored);
+  expect_work_continues(saved, restored);
   uint64_t gap = restored.ticks.front().kvmclock_ns - parse_ticks(saved.console).back().kvmclock_ns;
   EXPECT_LT(gap, 1000000000ull) << "the guest clock counted the >= 2 s the VM was stopped";
 }
@@ -101,8 +126,9 @@ TEST(E2eSnapshot, ClockAdvanceBringsGuestWallTimeToHostTime) {
   ASSERT_NO_FATAL_FAILURE(save_ticking_guest(dir, &saved));
   std::this_thread::sleep_for(2s);
   Restored restored;
-  ASSERT_NO_FATAL_FAILURE(restore(dir, saved.snapshot, {"--clock-advance"}, &restored));
+  ASSERT_NO_FATAL_FAILURE(restore(dir, saved, {"--clock-advance"}, &restored));
   expect_continues(saved, restored);
+  expect_work_continues(saved, restored);
   uint64_t gap = restored.ticks.front().kvmclock_ns - parse_ticks(saved.console).back().kvmclock_ns;
   EXPECT_GT(gap, 1800000000ull) << "with --clock-advance the guest clock counts the stopped time";
   int64_t skew = int64_t(restored.ticks.front().wall_ns) - int64_t(restored.host_realtime_at_first_tick);
@@ -111,10 +137,13 @@ TEST(E2eSnapshot, ClockAdvanceBringsGuestWallTimeToHostTime) {
 
 // A corrupt snapshot: rrvm refuses it with a message naming where, exits non-zero, and the
 // guest never ran (nothing on its console).
-void expect_refused(const TempDir& dir, const std::string& file, const std::string& what) {
+void expect_refused(const TempDir& dir, const Saved& saved, const std::string& file,
+                    const std::string& what) {
   std::string console = file + ".console";
-  RunResult r = run_rrvm(dir, "bad", {"run", "--no-trace", "--serial", console, "--incoming",
-                                      "file:" + file});
+  std::vector<std::string> args = {"run", "--no-trace", "--serial", console, "--incoming", "file:" + file};
+  std::vector<std::string> devices = busy_guest_args(saved.disk);
+  args.insert(args.end(), devices.begin(), devices.end());
+  RunResult r = run_rrvm(dir, "bad", args);
   ASSERT_TRUE(r.status.has_value());
   EXPECT_NE(*r.status, 0) << r.err;
   EXPECT_FALSE(r.signaled) << r.err;
@@ -138,13 +167,13 @@ TEST(E2eSnapshot, TruncatedAndBitFlippedSnapshotsAreRefused) {
   // Cut in the middle of the stream.
   std::string truncated = dir.file("truncated.snap");
   std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  expect_refused(dir, truncated, "truncated");
+  expect_refused(dir, saved, truncated, "truncated");
   // Flip one bit in the middle of the file.
   std::string flipped = dir.file("flipped.snap");
   std::string copy = bytes;
   copy[copy.size() / 2] = char(copy[copy.size() / 2] ^ 0x10);
   std::ofstream(flipped, std::ios::binary) << copy;
-  expect_refused(dir, flipped, "mismatch");
+  expect_refused(dir, saved, flipped, "mismatch");
 }
 
 }  // namespace
