@@ -31,6 +31,10 @@ std::string wait_listening(const RrvmProcess& target) {
   return m.empty() ? "" : m[1].str();
 }
 
+bool contains(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
 struct Source {
   explicit Source(const TempDir& dir)
       : files(vm_files(dir, "source")), vm(dir, "source", vm_args(files, {"--append", "tick_ms=50"})) {}
@@ -62,6 +66,9 @@ void live_migrate(const std::string& listen_uri) {
       << ticks.front().n;
   EXPECT_GT(ticks.front().kvmclock_ns, parse_ticks(source_console).back().kvmclock_ns);
   EXPECT_EQ(read_file(src.files.console), source_console) << "the source ran after migrating";
+  // A transfer this short shows no progress on either side.
+  EXPECT_FALSE(contains(src.vm.err(), "rrvm run: active")) << src.vm.err();
+  EXPECT_FALSE(contains(target.err(), "rrvm run: active")) << target.err();
 
   QmpClient tq;
   ASSERT_EQ(tq.connect(tf.qmp, 10s), "");
@@ -83,6 +90,54 @@ TEST(E2eLiveMigration, OverUnixSocket) {
 TEST(E2eLiveMigration, OverTcpLoopback) {
   RRVM_E2E_REQUIRE_KVM();
   live_migrate("tcp:127.0.0.1:0");
+}
+
+// A migration slowed to 4 KB/s lasts over a second: both rrvm processes show progress on their
+// stderr (plain lines: stderr is a file here), each with how it ended. Lifting the limit lets it
+// converge.
+TEST(E2eLiveMigration, SlowTransferShowsProgressOnBothSides) {
+  RRVM_E2E_REQUIRE_KVM();
+  TempDir dir;
+  Source src(dir);
+  ASSERT_EQ(src.qmp.connect(src.files.qmp, 10s), "") << src.vm.describe();
+  ASSERT_GE(wait_ticks(src.files.console, 2, 20s).size(), 2u) << read_file(src.files.console);
+  VmFiles tf = vm_files(dir, "target");
+  RrvmProcess target(dir, "target", vm_args(tf, {"--incoming", "unix:" + dir.file("mig.sock")}));
+  std::string uri = wait_listening(target);
+  ASSERT_FALSE(uri.empty()) << target.describe();
+
+  // Slow enough that even the first pass (~30 KiB) outlasts a second: the pass after the stop
+  // is not rate limited, so a rate that only delays later passes would end too soon.
+  ASSERT_TRUE(src.qmp.ok("migrate-set-parameters", {{"max-bandwidth", 4000}}));
+  ASSERT_TRUE(src.qmp.ok("migrate", {{"uri", uri}}));
+  EXPECT_TRUE(wait_until(20s, [&] {
+    return contains(src.vm.err(), "rrvm run: active, pass ") &&
+           contains(target.err(), "rrvm run: active, pass ");
+  })) << src.vm.describe() << target.describe();
+  EXPECT_TRUE(contains(src.vm.err(), " sent, ")) << src.vm.err();
+  EXPECT_TRUE(contains(target.err(), " received, ")) << target.err();
+  EXPECT_FALSE(contains(src.vm.err() + target.err(), "\r")) << "an updating line in a log";
+
+  ASSERT_TRUE(src.qmp.ok("migrate-set-parameters", {{"max-bandwidth", 0}}));
+  nlohmann::json q;
+  wait_until(30s, [&] {
+    q = src.qmp.execute("query-migrate");
+    std::string status = str_field(q["return"], "status");
+    return status != "setup" && status != "active";
+  });
+  ASSERT_EQ(str_field(q["return"], "status"), "completed") << q.dump();
+  EXPECT_TRUE(wait_until(10s, [&] {
+    return contains(src.vm.err(), "rrvm run: completed, pass ") &&
+           contains(target.err(), "rrvm run: completed, pass ");
+  })) << src.vm.describe() << target.describe();
+  ASSERT_GE(wait_ticks(tf.console, 2, 20s).size(), 2u) << read_file(tf.console);
+
+  QmpClient tq;
+  ASSERT_EQ(tq.connect(tf.qmp, 10s), "");
+  EXPECT_TRUE(tq.ok("quit"));
+  EXPECT_TRUE(src.qmp.ok("quit"));
+  EXPECT_EQ(target.wait(20s), 0) << target.describe();
+  EXPECT_EQ(src.vm.wait(20s), 0) << src.vm.describe();
 }
 
 // After a failed migration: query-migrate says failed with a reason, the source runs again and

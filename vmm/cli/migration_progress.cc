@@ -107,4 +107,31 @@ void ProgressPrinter::finish() {
   line_open_ = false;
 }
 
+void ProgressPrinter::end(const MigrationStats& final_stats) {
+  if (!shown_any_) return;
+  std::string line = label_ + ": " + progress_line(final_stats);
+  std::fprintf(out_, tty_ ? "\r%s\033[K\n" : "%s\n", line.c_str());
+  std::fflush(out_);
+  line_open_ = false;
+}
+
+void ProgressFollower::poll(const MigrationStats& stats) {
+  // Setup is connecting, or for a target the wait for a source, which may last any time: only a
+  // transfer is worth showing.
+  if (stats.status == MigrationStatus::None || stats.status == MigrationStatus::Setup) return;
+  // Times restart with each migration: a smaller total time than last seen is a new one, begun
+  // (and maybe ended) between two polls.
+  const bool new_migration = printer_ && stats.total_time_ms < last_total_ms_;
+  last_total_ms_ = stats.total_time_ms;
+  if (migration::is_final(stats.status)) {
+    if (printer_ && !new_migration) printer_->end(stats);
+    if (printer_ && new_migration) printer_->finish();
+    printer_.reset();
+    return;
+  }
+  if (new_migration) printer_.reset();
+  if (!printer_) printer_.emplace(out_, label_, /*tty=*/false);
+  printer_->update(stats);
+}
+
 }  // namespace rrvm::cli

@@ -3,11 +3,13 @@
 // be worth watching.
 //
 // The printer takes MigrationStats, not QMP JSON, so the same output serves a migration polled
-// over QMP (`rrvm snapshot`) and one polled in-process through MigrationManager::query().
+// over QMP (`rrvm snapshot`) and the migrations of the VM in this process (`rrvm run`,
+// `rrvm restore`: ProgressFollower over Machine::migration_stats()).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "vmm/base/result.h"
@@ -40,6 +42,9 @@ class ProgressPrinter {
   void update(const migration::MigrationStats& stats);
   // Ends a line rewritten in place, so that what is printed next starts on a fresh line.
   void finish();
+  // finish(), but a transfer that showed progress first gets its final line (how it ended, e.g.
+  // "completed, pass 3, ..."); one that showed nothing stays silent.
+  void end(const migration::MigrationStats& final_stats);
 
  private:
   std::FILE* out_;
@@ -48,6 +53,22 @@ class ProgressPrinter {
   bool line_open_ = false;  // a tty line was written and not ended yet
   bool shown_any_ = false;
   uint64_t last_ms_ = 0;  // total_time_ms of the last line shown
+};
+
+// Follows the migrations of a VM that something else starts and ends (QMP `migrate`,
+// `--incoming`), from its stats polled every so often: each transfer that lasts over a second
+// gets progress lines and a final line, short ones print nothing. Plain lines only (no line
+// rewritten in place): the terminal is shared with the guest console and the log.
+class ProgressFollower {
+ public:
+  ProgressFollower(std::FILE* out, std::string label) : out_(out), label_(std::move(label)) {}
+  void poll(const migration::MigrationStats& stats);
+
+ private:
+  std::FILE* out_;
+  std::string label_;
+  std::optional<ProgressPrinter> printer_;  // for the migration in progress
+  uint64_t last_total_ms_ = 0;
 };
 
 }  // namespace rrvm::cli

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "vmm/cli/command.h"
+#include "vmm/cli/migration_progress.h"
 #include "vmm/machine/machine.h"
 
 namespace rrvm::cli {
@@ -83,16 +84,22 @@ int run_machine(const char* command, const machine::MachineConfig& config) {
   if (!config.trace_path.empty()) {
     std::fprintf(stderr, "rrvm: recording trace to %s\n", config.trace_path.c_str());
   }
+  // The watcher takes the signals and, between them, follows the VM's migrations (an incoming
+  // one, or one that QMP `migrate` started) to show progress for long transfers.
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     const timespec poll{0, 100 * 1000 * 1000};
+    ProgressFollower progress(stderr, command);
     while (!done.load()) {
       int signo = sigtimedwait(&signals, nullptr, &poll);
       if (signo > 0) {
         spdlog::info("terminating on signal {}", signo);
         (*machine)->request_shutdown(core::ShutdownCause::HostSignal, 128 + signo);
       }
+      progress.poll((*machine)->migration_stats());
     }
+    // A migration that ended just before the VM did still gets its final line.
+    progress.poll((*machine)->migration_stats());
   });
   int status = (*machine)->run();
   done = true;

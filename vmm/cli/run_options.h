@@ -30,7 +30,8 @@ class RunOptions {
 };
 
 // Creates the machine from `config` and runs it; returns rrvm's exit status. SIGINT/SIGTERM end
-// the VM cleanly so the trace is complete.
+// the VM cleanly so the trace is complete. Migrations that last over a second (incoming, or
+// started over QMP) show progress on stderr, each line starting with `command`.
 int run_machine(const char* command, const machine::MachineConfig& config);
 
 }  // namespace rrvm::cli

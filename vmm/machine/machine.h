@@ -61,6 +61,10 @@ class Machine final : public migration::Migratable {
     requests_->request_shutdown(cause, exit_status);
   }
 
+  // Any thread: the numbers of the migration in progress, or of the last one (status None before
+  // any), as query-migrate reports them. The CLI shows progress from them.
+  migration::MigrationStats migration_stats() const { return migration_->query(); }
+
   const MachineConfig& config() const { return config_; }
   const std::string& trace_path() const { return config_.trace_path; }
   trace::RecorderStats trace_stats() const;

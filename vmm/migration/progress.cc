@@ -24,6 +24,11 @@ void Progress::begin(const std::string& uri, bool incoming) {
   cancel_.store(false, std::memory_order_release);
 }
 
+void Progress::restart_clock() {
+  std::lock_guard lock(mu_);
+  start_ = std::chrono::steady_clock::now();
+}
+
 void Progress::set_status(MigrationStatus status, const std::string& error) {
   MigrationStats copy;
   {

@@ -23,6 +23,9 @@ class Progress {
 
   // Resets stats for a new migration (status None, counters zero, cancel cleared).
   void begin(const std::string& uri, bool incoming);
+  // Incoming: the source has connected (or the file is open). Times count from here, so that a
+  // target's total time and bandwidth describe the transfer, not the wait for a source.
+  void restart_clock();
   // Changes the status (and the error text for Failed/Cancelled) and fires the callback.
   void set_status(MigrationStatus status, const std::string& error = {});
 

@@ -105,6 +105,7 @@ Status MigrationTarget::run_stages() {
     channel_ = std::move(channel);
     if (progress_.cancel_requested()) channel_->cancel();
   }
+  progress_.restart_clock();
   {
     trace::Span span("qemu_loadvm_state");
     RRVM_TRY(receive());
