@@ -65,13 +65,18 @@ TEST(E2eCliSnapshot, SnapshotThenRestoreContinuesTheTick) {
       << ticks.front().n;
   EXPECT_EQ(ticks[1].n, ticks[0].n + 1);
   EXPECT_EQ(qmp.status(), "running");
+  // A save and a restore this short show no progress lines.
+  EXPECT_FALSE(contains(saved.err, "rrvm snapshot: active")) << saved.err;
+  EXPECT_FALSE(contains(source.vm.err(), "rrvm run: active")) << source.vm.err();
+  EXPECT_FALSE(contains(target.err(), "rrvm restore: active")) << target.err();
   EXPECT_TRUE(qmp.ok("quit"));
   ASSERT_EQ(target.wait(20s), 0) << target.describe();
   expect_target_load_sequence(load_trace(f.trace));
 }
 
-// A save slowed to ~10 KB/s lasts over a second: progress lines on stderr (plain lines, since
-// stderr is a file here), the VM runs on with --resume, and max-bandwidth is put back.
+// A save slowed to ~10 KB/s lasts over a second: progress lines on the stderr of both the
+// command and the VM (plain lines, since stderr is a file here), the VM runs on with --resume,
+// and max-bandwidth is put back.
 TEST(E2eCliSnapshot, SlowSaveShowsProgressAndResumes) {
   RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
@@ -86,6 +91,10 @@ TEST(E2eCliSnapshot, SlowSaveShowsProgressAndResumes) {
   EXPECT_FALSE(contains(saved.err, "\r")) << "an updating line without a terminal";
   EXPECT_TRUE(contains(saved.err, "rrvm snapshot: saved " + snap)) << saved.err;
   EXPECT_TRUE(std::filesystem::exists(snap));
+  // The VM saving itself shows the same progress on its own stderr, and how the save ended.
+  EXPECT_TRUE(contains(source.vm.err(), "rrvm run: active, pass 1, ")) << source.vm.err();
+  EXPECT_TRUE(wait_until(5s, [&] { return contains(source.vm.err(), "rrvm run: completed, "); }))
+      << source.vm.err();
   EXPECT_EQ(source.qmp.status(), "running");
   size_t before = parse_ticks(read_file(source.files.console)).size();
   EXPECT_GT(wait_ticks(source.files.console, before + 2, 10s).size(), before + 1)
@@ -174,7 +183,7 @@ TEST(E2eCliSnapshot, BadSocketsAreNamed) {
     r = run_rrvm(dir, "junk", {"snapshot", junk, snap});
   }
   EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_TRUE(contains(r.err, junk + " is not an rrvm QMP monitor")) << r.err;
+  EXPECT_TRUE(contains(r.err, junk + " is not a QMP monitor (no QMP greeting)")) << r.err;
   EXPECT_TRUE(contains(r.err, "SSH-2.0")) << r.err;
 
   std::string qemu = dir.file("qemu.sock");

@@ -14,8 +14,8 @@
 
 #include "vmm/cli/command.h"
 #include "vmm/cli/migration_progress.h"
-#include "vmm/cli/qmp_client.h"
 #include "vmm/machine/machine_config.h"
+#include "vmm/monitor/qmp_client.h"
 
 namespace rrvm::cli {
 namespace {
@@ -23,9 +23,25 @@ namespace {
 using migration::MigrationStats;
 using migration::MigrationStatus;
 using monitor::Json;
+using monitor::QmpClient;
 
 constexpr std::chrono::seconds QMP_TIMEOUT{10};
 constexpr long POLL_INTERVAL_NS = 50'000'000;
+
+// The snapshot file is rrvm's format, and only rrvm's `migrate` takes file: URIs the way
+// `rrvm restore` reads them, so another VMM's monitor is refused on its greeting, before
+// anything is sent to it.
+Result<QmpClient> connect_to_rrvm(const std::string& path) {
+  RRVM_ASSIGN_OR_RETURN(QmpClient qmp, QmpClient::open(path, QMP_TIMEOUT));
+  if (qmp.package().rfind("rrvm", 0) != 0) {
+    return make_error(path + " is a QMP monitor but not rrvm's (" +
+                      (qmp.package().empty() ? std::string("its greeting names no package")
+                                             : "package '" + qmp.package() + "'") +
+                      ")");
+  }
+  RRVM_TRY(qmp.negotiate());
+  return qmp;
+}
 
 class SnapshotCommand final : public Command {
  public:
@@ -73,7 +89,7 @@ int SnapshotCommand::run() {
     return EXIT_BAD_INPUT;
   }
   file_ = path;
-  auto qmp = QmpClient::connect(socket_, QMP_TIMEOUT);
+  auto qmp = connect_to_rrvm(socket_);
   if (!qmp.ok()) {
     std::fprintf(stderr, "rrvm snapshot: %s\n", qmp.error().describe().c_str());
     return EXIT_BAD_INPUT;
