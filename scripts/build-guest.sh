@@ -6,8 +6,10 @@
 #   linux/initramfs.cpio.gz busybox-static, the kernel's virtio modules (virtio, virtio_ring,
 #                           virtio_mmio, virtio_blk, virtio_rng and what they depend on, in load
 #                           order, decompressed) and an /init that loads them, reads /dev/vda and
-#                           /dev/hwrng when present, prints "rrvm-initramfs: ready" and ends the VM
-#                           through the debug-exit port (docs/guest.md)
+#                           /dev/hwrng when present (or, with rrvm_initramfs.expect=vda,hwrng, fails
+#                           without them), prints "rrvm-initramfs: ready" only when every check
+#                           passed ("rrvm-initramfs: failed" otherwise) and ends the VM through the
+#                           debug-exit port (docs/guest.md)
 # Packages are fetched with `apt-get download` and unpacked with `dpkg-deb -x` under linux/: nothing
 # is installed into the system. Idempotent: downloads and extractions already done are skipped.
 #
@@ -127,7 +129,8 @@ write_init() {
   cat >"$init" <<'EOF'
 #!/bin/busybox sh
 # rrvm initramfs: mount the basics, load the virtio modules, use /dev/vda and /dev/hwrng when the
-# VMM gave them, say ready, end the VM with status 0 (1 when something here failed).
+# VMM gave them, say ready (only when nothing failed), end the VM with status 0 (1 when something
+# here failed).
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev
 mount -t proc proc /proc
@@ -137,6 +140,17 @@ status=0
 fail() {
   echo "rrvm-initramfs: FAIL $*"
   status=1
+}
+
+# rrvm_initramfs.expect=vda,hwrng: the devices the VMM promised; a missing one is a failure.
+expected() {
+  case ",$(sed -n 's/.*rrvm_initramfs\.expect=\([^ ]*\).*/\1/p' /proc/cmdline)," in
+    *",$1,"*) return 0 ;;
+  esac
+  return 1
+}
+absent() {
+  if expected "$1"; then fail "no $1, but rrvm_initramfs.expect names it"; else echo "rrvm-initramfs: no $2"; fi
 }
 
 # insmod, unlike modprobe, takes no options from the kernel command line: pass each
@@ -159,7 +173,7 @@ echo "rrvm-initramfs: modules$loaded"
 # after dropping the page cache.
 use_vda() {
   if ! ls -d /sys/bus/virtio/drivers/virtio_blk/virtio* >/dev/null 2>&1; then
-    echo "rrvm-initramfs: no /dev/vda"
+    absent vda /dev/vda
     return
   fi
   for _ in 1 2 3; do
@@ -189,10 +203,12 @@ if [ -c /dev/hwrng ] && [ "$rng_current" != none ]; then
   rng=$(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')
   echo "rrvm-initramfs: hwrng $rng_current bytes=$rng"
 else
-  echo "rrvm-initramfs: no hwrng"
+  absent hwrng hwrng
 fi
 
-echo "rrvm-initramfs: ready kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
+# "ready" means every check above passed: hosts wait for it.
+summary="kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
+if [ "$status" -eq 0 ]; then echo "rrvm-initramfs: ready $summary"; else echo "rrvm-initramfs: failed $summary"; fi
 # The status to the debug-exit port 0x501 (rrvm, and QEMU's isa-debug-exit) ends the VM; a VMM
 # without it gets a power-off request instead.
 printf "\\$(printf %03o "$status")" | dd of=/dev/port bs=1 seek=$((0x501)) count=1 2>/dev/null

@@ -192,7 +192,7 @@ TEST(LinuxInitramfs, QemuTcgMicrovmLoadsModulesAndUsesVdaAndHwrng) {
                                  "-initrd",
                                  LINUX_DIR + "/initramfs.cpio.gz",
                                  "-append",
-                                 "console=ttyS0 rrvm_initramfs.write_vda=1"},
+                                 "console=ttyS0 rrvm_initramfs.expect=vda,hwrng rrvm_initramfs.write_vda=1"},
                                 300s);
   // The kernel's serial console ends lines with "\r\n".
   std::erase(r.out, '\r');

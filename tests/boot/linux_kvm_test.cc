@@ -3,12 +3,18 @@
 // KVM without them (KVM-PVM here) every guest instruction goes through KVM's emulator: the test
 // then checks that the kernel starts and prints its banner (vmlinux) or that the bzImage's
 // decompressor runs (below), and says which it checked. Skipped when the kernel was not fetched.
+// With VMX/SVM, rrvm itself (the RRVM_BINARY machine, not this file's GuestVm) also boots the
+// kernel with a virtio disk and rng, which the kernel can only find through rrvm's ACPI tables.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "tests/boot/guest_vm.h"
+#include "tests/boot/run_process.h"
 #include "vmm/base/fd.h"
 
 namespace rrvm::boot {
@@ -105,6 +111,51 @@ TEST(LinuxKvm, BzImageEntersAndDecompresses) {
   }
   EXPECT_EQ(loaded.substr(0, 4), "\x7f" "ELF") << vm.describe_vcpus();
   EXPECT_TRUE(loaded == first_page) << "the load address does not hold the decompressed kernel's first page";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Debian's kernel ignores virtio_mmio.device= (no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES), and rrvm
+// passes none to Linux: the disk and rng exist for it only through the DSDT. With
+// rrvm_initramfs.expect=vda,hwrng the initramfs prints its ready marker only after it read and
+// wrote /dev/vda and read /dev/hwrng.
+TEST(LinuxKvm, RrvmGivesTheKernelItsDiskAndRngThroughAcpi) {
+  REQUIRE_LINUX();
+  if (!host_has_hardware_virtualization()) {
+    std::printf("skipped: the CPU lacks VMX/SVM; emulated, Linux would not reach its initramfs in minutes\n");
+    GTEST_SKIP() << "the CPU lacks VMX/SVM";
+  }
+  GuestVm probe;
+  RRVM_REQUIRE_KVM_VM(probe);
+  for (const std::string kernel : {"bzImage", "vmlinux"}) {
+    char tmpl[] = "/tmp/rrvm-linux-acpi-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::filesystem::path dir = tmpl;
+    const std::string image = (dir / "vda.img").string();
+    const std::string serial = (dir / "serial.txt").string();
+    std::string bytes(1 << 20, '\0');
+    for (size_t i = 0; i < bytes.size(); i++) bytes[i] = static_cast<char>(i * 13 + 5);
+    std::ofstream(image, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    const auto r = testing::run_process(
+        {RRVM_BINARY, "run", "--kernel", LINUX_DIR + "/" + kernel, "--initrd", LINUX_DIR + "/initramfs.cpio.gz",
+         "--mem", "256M", "--cpus", "2", "--disk", image, "--rng", "--no-trace", "--serial", serial, "--append",
+         "console=ttyS0 rrvm_initramfs.expect=vda,hwrng rrvm_initramfs.write_vda=1"},
+        180s);
+    const std::string console = slurp(serial);
+    const std::string after = slurp(image);
+    std::filesystem::remove_all(dir);
+    EXPECT_FALSE(r.timed_out) << kernel << "\n" << console << r.err;
+    EXPECT_EQ(r.exit_code, 0) << kernel << "\n" << console << r.err;
+    EXPECT_NE(console.find("rrvm-initramfs: vda sectors=2048 "), std::string::npos) << kernel << "\n" << console;
+    EXPECT_NE(console.find("rrvm-initramfs: vda write ok"), std::string::npos) << kernel << "\n" << console;
+    EXPECT_NE(console.find("rrvm-initramfs: hwrng virtio_rng.0 bytes="), std::string::npos) << kernel << "\n" << console;
+    EXPECT_NE(console.find("rrvm-initramfs: ready"), std::string::npos) << kernel << "\n" << console;
+    const std::string marker = "rrvm-initramfs wrote sector 1";
+    EXPECT_EQ(after.substr(512, marker.size()), marker) << kernel;
+  }
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ struct MachineConfig {
   std::string kernel;
   std::string initrd;
   // The user's command line. rrvm appends what the guest needs to find its hardware
-  // (cpus= for the rrvm guest, virtio_mmio.device= entries for every virtio device).
+  // (cpus= for the rrvm guest; virtio_mmio.device= entries for every virtio device for the rrvm
+  // guest and PVH kernels, while Linux kernels get ACPI tables instead).
   std::string cmdline;
   bool pvh = false;  // boot an ELF through its 32-bit PVH entry instead of the 64-bit one
 

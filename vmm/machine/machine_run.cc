@@ -21,10 +21,10 @@ boot::KernelSpec kernel_spec(const MachineConfig& c, const std::vector<virtio::M
   spec.initrd_path = c.initrd;
   spec.vcpus = c.vcpus;
   spec.protocol = c.pvh ? boot::BootProtocol::Pvh : boot::BootProtocol::Auto;
-  // The guest finds its virtio devices on the command line, as Linux's virtio_mmio module does.
-  std::string devices = virtio::virtio_mmio_cmdline(slots);
   spec.cmdline = c.cmdline;
-  if (!devices.empty()) spec.cmdline += (spec.cmdline.empty() ? "" : " ") + devices;
+  // The loader tells the guest about them: ACPI tables for Linux, virtio_mmio.device= words on
+  // the command line for the rrvm guest and PVH kernels.
+  spec.virtio_mmio = slots;
   return spec;
 }
 
