@@ -20,6 +20,19 @@ nlohmann::json migrate_and_wait(QmpClient& qmp, const std::string& uri,
   nlohmann::json reply = qmp.execute("migrate", {{"uri", uri}});
   EXPECT_TRUE(reply.contains("return")) << "migrate " << uri << ": " << reply.dump();
   if (!reply.contains("return")) return nullptr;
+  return wait_migration_end(qmp, timeout);
+}
+
+std::vector<uint64_t> iteration_pages(const std::vector<TracedEvent>& ev) {
+  std::vector<uint64_t> pages;
+  for (size_t i : find_all(ev, 0, is(EventType::MigrationEvent, " iteration iteration="))) {
+    size_t at = ev[i].text.find(" dirty_pages=");
+    if (at != std::string::npos) pages.push_back(std::strtoull(ev[i].text.c_str() + at + 13, nullptr, 10));
+  }
+  return pages;
+}
+
+nlohmann::json wait_migration_end(QmpClient& qmp, std::chrono::milliseconds timeout) {
   nlohmann::json last;
   wait_until(timeout, [&] {
     nlohmann::json q = qmp.execute("query-migrate");

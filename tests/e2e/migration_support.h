@@ -9,10 +9,16 @@
 
 namespace rrvm::e2e {
 
-// Runs `migrate` with `uri` and polls query-migrate until it leaves setup/active; returns the
-// final query-migrate "return" object (null on a QMP failure).
+// Polls query-migrate until the migration leaves setup/active/device; returns the last
+// query-migrate "return" object (null on a QMP failure).
+nlohmann::json wait_migration_end(QmpClient& qmp, std::chrono::milliseconds timeout);
+// Runs `migrate` with `uri`, then wait_migration_end.
 nlohmann::json migrate_and_wait(QmpClient& qmp, const std::string& uri,
                                 std::chrono::milliseconds timeout);
+
+// Pages sent by each RAM pass of a source's trace (MigrationEvent "iteration"), in order: the
+// first full pass, the passes of dirty pages while the guest ran, the pass in the downtime.
+std::vector<uint64_t> iteration_pages(const std::vector<TracedEvent>& ev);
 
 // The source's completion, in QEMU's order (backtraces/migration-completion-kvmclock-msrs.txt):
 // finish-migrate, kvmclock notifier, a TSC read per vCPU, KVM_GET_CLOCK, FULL MSR get per vCPU,
