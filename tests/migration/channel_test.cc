@@ -26,6 +26,8 @@ TEST(FileChannel, AppearsUnderItsNameOnlyWhenCommitted) {
   ASSERT_TRUE(ch.ok()) << ch.error().describe();
   std::vector<uint8_t> data = pattern(3 << 20);
   ASSERT_TRUE((*ch)->write_all(data).ok());
+  // Data synced early (while the VM runs) is still only under the temporary name.
+  ASSERT_TRUE((*ch)->sync_data().ok());
   std::vector<std::string> during = dir.entries();
   ASSERT_EQ(during.size(), 1u);
   EXPECT_NE(during[0], "vm.snap");
@@ -47,6 +49,21 @@ TEST(FileChannel, UncommittedLeavesNothingAndKeepsAnOldSnapshot) {
   }
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"vm.snap"});
   EXPECT_EQ(test::read_bytes(dir.file("vm.snap")), (std::vector<uint8_t>{1, 2, 3}));
+}
+
+TEST(FileChannel, CancelledChannelRefusesSyncAndCommit) {
+  TempDir dir;
+  auto ch = open_outgoing_channel("file:" + dir.file("vm.snap"));
+  ASSERT_TRUE(ch.ok());
+  ASSERT_TRUE((*ch)->write_all(pattern(1000)).ok());
+  (*ch)->cancel();
+  Status sync = (*ch)->sync_data();
+  ASSERT_FALSE(sync.ok());
+  EXPECT_NE(sync.error().message.find("sync: cancelled"), std::string::npos)
+      << sync.error().message;
+  EXPECT_FALSE((*ch)->commit().ok());
+  ch->reset();
+  EXPECT_TRUE(dir.entries().empty());
 }
 
 TEST(FileChannel, ErrorsNameThePath) {

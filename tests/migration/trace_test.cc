@@ -94,6 +94,8 @@ TEST(MigrationTrace, SnapshotAndRestoreFollowQemusSequence) {
                              "span migration_iteration_run",
                              "migration iteration",
                              "span migration_iteration_run",
+                             // the first pass reaches the disk while the VM still runs
+                             "span file_channel_sync_data",
                              "span migration_completion",
                              "migration completion",
                              "span migration_completion_precopy",
@@ -111,6 +113,7 @@ TEST(MigrationTrace, SnapshotAndRestoreFollowQemusSequence) {
                              "section save kvmclock",
                              "span savevm.device serial",
                              "section save serial",
+                             "span file_channel_commit",
                              "span migration_iteration_finish",
                              "migration completed"}))
       << ::testing::PrintToString(src);

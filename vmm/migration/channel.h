@@ -44,6 +44,10 @@ class Channel {
   // Reads at most data.size() bytes; 0 means the stream ended.
   virtual Result<size_t> read_some(std::span<uint8_t> data) = 0;
 
+  // Source, while the VM still runs: puts what was written so far on stable storage, so that
+  // commit(), which runs with the VM stopped, has only the last pass's bytes left to flush. A
+  // file is fdatasynced; other channels need nothing.
+  virtual Status sync_data() { return ok_status(); }
   // Source, after the last byte: a file is fsynced, renamed to its final name and its directory
   // fsynced; a socket needs nothing. A channel that is destroyed uncommitted leaves no file behind.
   virtual Status commit() = 0;

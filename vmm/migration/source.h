@@ -5,7 +5,7 @@
 //               longer than the downtime limit at the rate the last pass achieved
 //   completion  vm_stop_force_state(FinishMigrate) -> cpu_synchronize_all_states -> last dirty
 //               pages -> globalstate + device sections (kvmclock's pre_save in there) -> End ->
-//               commit (file) or the target's Ack (live)
+//               commit (file) or the target's Ack (live). Downtime: the stop to End, as QEMU's.
 //   finish      success: PostMigrate. Failure or cancel after the stop: vm_start() if the VM was
 //               running, else its earlier state; the error is kept in the stats.
 #pragma once
@@ -62,7 +62,9 @@ class MigrationSource {
   bool stopped_vm_ = false;              // completion stopped the VM (or forced its state)
   trace::RunState state_before_stop_{};  // QEMU's vm_old_state, also the globalstate section
   uint64_t downtime_start_ns_ = 0;
-  uint64_t downtime_ns_ = 0;
+  uint64_t downtime_ns_ = 0;  // the stop to the stream's End record written
+  uint64_t settle_ns_ = 0;    // the End record to the Ack (live) or the file committed
+  bool live_ = false;
 };
 
 }  // namespace rrvm::migration

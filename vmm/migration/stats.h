@@ -34,8 +34,8 @@ struct MigrationStats {
   std::string uri;
   std::string error;  // why it failed, for Failed and Cancelled
   uint64_t setup_time_ms = 0;
-  uint64_t total_time_ms = 0;         // so far while active
-  uint64_t downtime_ms = 0;           // source: VM stop to stream complete (acked when live)
+  uint64_t total_time_ms = 0;         // so far while active; incoming: from the connection
+  uint64_t downtime_ms = 0;           // source: VM stop to the End record written (QEMU's)
   uint64_t expected_downtime_ms = 0;  // remaining dirty pages at the measured rate
   uint32_t iterations = 0;            // dirty-log passes ("dirty-sync-count")
   uint64_t ram_total = 0;             // bytes of guest RAM
