@@ -204,6 +204,45 @@ TEST(LiveMigration, CancelResumesTheSourceAndFailsTheTarget) {
   EXPECT_EQ(target->run_state(), RunState::InMigrate);
 }
 
+// A rate-limited source sends what it has written before it waits out the limit (the target
+// holds every byte the source reports as sent), and a limit lifted with set_parameters applies
+// within a slot instead of after the wait the old limit imposed.
+TEST(LiveMigration, RateLimitSendsBeforeWaitingAndALiftedLimitAppliesAtOnce) {
+  TempDir dir;
+  auto options = live_options();
+  auto source = test::make_vm(options);
+  source->fill_random(0, 8, 7);  // one 32 KiB run: small enough to be buffered by the writer
+  auto target = test::make_target_for(options);
+  MigrationManager incoming(*target);
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  MigrationManager outgoing(*source);
+  MigrationParameters p;
+  p.max_bandwidth = 4 << 10;  // the first run alone overshoots the limit by ~8 s
+  ASSERT_TRUE(outgoing.set_parameters(p).ok());
+  ASSERT_TRUE(outgoing.start(incoming.incoming_uri()).ok());
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    sent = outgoing.query().ram_transferred;
+    received = incoming.query().ram_transferred;
+  } while (!(sent > (32u << 10) && received == sent) &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(sent > (32u << 10) && received == sent)
+      << "sent " << sent << ", received " << received;
+  ASSERT_EQ(outgoing.query().status, MigrationStatus::Active) << "the limit did not hold";
+
+  auto t0 = std::chrono::steady_clock::now();
+  p.max_bandwidth = 0;
+  ASSERT_TRUE(outgoing.set_parameters(p).ok());
+  EXPECT_EQ(outgoing.wait().status, MigrationStatus::Completed);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3))
+      << "the lifted limit still waited out the old one";
+  EXPECT_EQ(incoming.wait().status, MigrationStatus::Completed);
+  EXPECT_EQ(target->ram_image(), source->ram_image());
+}
+
 TEST(LiveMigration, CancelWhileWaitingForASource) {
   TempDir dir;
   auto target = test::make_target_for(live_options());

@@ -41,6 +41,9 @@ Status RamSender::throttle() {
     slot_start_ = Clock::now();
     slot_bytes_ = 0;
   }
+  // What is over the limit is on its way before the wait, as in QEMU (ram_save_iterate flushes
+  // before the rate limiter sleeps): buffered records would otherwise sit out the wait unsent.
+  if (slot_bytes_ >= limit_per_slot) RRVM_TRY(writer_.flush());
   while (slot_bytes_ >= limit_per_slot) {
     // Sleep out the slot in short steps so that a cancel is noticed promptly.
     auto slot_end = slot_start_ + RATE_SLOT;
@@ -51,6 +54,13 @@ Status RamSender::throttle() {
     }
     slot_start_ = slot_end;
     slot_bytes_ -= limit_per_slot;  // the overshoot counts against the next slot
+    // migrate-set-parameters applies from the next slot, as in QEMU: a raised (or lifted) limit
+    // ends a long wait for an earlier overshoot.
+    limit_per_slot = progress_.parameters().max_bandwidth / 10;
+    if (limit_per_slot == 0) {
+      slot_bytes_ = 0;
+      break;
+    }
   }
   return ok_status();
 }
