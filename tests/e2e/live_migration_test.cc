@@ -98,9 +98,6 @@ void live_migrate(const std::string& listen_uri) {
       << ticks.front().n;
   EXPECT_GT(ticks.front().kvmclock_ns, parse_ticks(source_console).back().kvmclock_ns);
   EXPECT_EQ(read_file(src.files.console), source_console) << "the source ran after migrating";
-  // A transfer this short shows no progress on either side.
-  EXPECT_FALSE(contains(src.vm.err(), "rrvm run: active")) << src.vm.err();
-  EXPECT_FALSE(contains(target.err(), "rrvm run: active")) << target.err();
 
   QmpClient tq;
   ASSERT_EQ(tq.connect(tf.qmp, 10s), "");
