@@ -44,7 +44,8 @@ bool contains(const std::string& text, const std::string& what) {
 }
 
 struct Source {
-  explicit Source(const TempDir& dir, const std::vector<std::string>& guest = {"--append", "tick_ms=50"})
+  explicit Source(const TempDir& dir,
+                  const std::vector<std::string>& guest = {"--append", "tick_ms=50"})
       : files(vm_files(dir, "source")), vm(dir, "source", vm_args(files, guest)) {}
   VmFiles files;
   RrvmProcess vm;
@@ -87,7 +88,8 @@ void live_migrate(const std::string& listen_uri) {
   nlohmann::json q = migrate_iterating(src.qmp, uri);
   ASSERT_EQ(str_field(q, "status"), "completed") << q.dump();
   EXPECT_GT(q.value(nlohmann::json::json_pointer("/ram/transferred"), int64_t{0}), 0) << q.dump();
-  EXPECT_GE(q.value(nlohmann::json::json_pointer("/ram/dirty-sync-count"), int64_t{0}), 3) << q.dump();
+  EXPECT_GE(q.value(nlohmann::json::json_pointer("/ram/dirty-sync-count"), int64_t{0}), 3)
+      << q.dump();
   EXPECT_EQ(src.qmp.status(), "postmigrate");
   std::string source_console = read_file(src.files.console);
 
@@ -156,10 +158,12 @@ TEST(E2eLiveMigration, SlowTransferShowsProgressOnBothSides) {
   // is not rate limited, so a rate that only delays later passes would end too soon.
   ASSERT_TRUE(src.qmp.ok("migrate-set-parameters", {{"max-bandwidth", 4000}}));
   ASSERT_TRUE(src.qmp.ok("migrate", {{"uri", uri}}));
-  EXPECT_TRUE(wait_until(20s, [&] {
-    return contains(src.vm.err(), "rrvm run: active, pass ") &&
-           contains(target.err(), "rrvm run: active, pass ");
-  })) << src.vm.describe() << target.describe();
+  EXPECT_TRUE(wait_until(20s,
+                         [&] {
+                           return contains(src.vm.err(), "rrvm run: active, pass ") &&
+                                  contains(target.err(), "rrvm run: active, pass ");
+                         }))
+      << src.vm.describe() << target.describe();
   EXPECT_TRUE(contains(src.vm.err(), " sent, ")) << src.vm.err();
   EXPECT_TRUE(contains(target.err(), " received, ")) << target.err();
   EXPECT_FALSE(contains(src.vm.err() + target.err(), "\r")) << "an updating line in a log";
@@ -172,10 +176,12 @@ TEST(E2eLiveMigration, SlowTransferShowsProgressOnBothSides) {
     return status != "setup" && status != "active";
   });
   ASSERT_EQ(str_field(q["return"], "status"), "completed") << q.dump();
-  EXPECT_TRUE(wait_until(10s, [&] {
-    return contains(src.vm.err(), "rrvm run: completed, pass ") &&
-           contains(target.err(), "rrvm run: completed, pass ");
-  })) << src.vm.describe() << target.describe();
+  EXPECT_TRUE(wait_until(10s,
+                         [&] {
+                           return contains(src.vm.err(), "rrvm run: completed, pass ") &&
+                                  contains(target.err(), "rrvm run: completed, pass ");
+                         }))
+      << src.vm.describe() << target.describe();
   ASSERT_GE(wait_ticks(tf.console, 2, 20s).size(), 2u) << read_file(tf.console);
 
   QmpClient tq;
@@ -203,7 +209,8 @@ void expect_source_recovered(Source& src) {
   EXPECT_TRUE(src.qmp.ok("quit"));
   ASSERT_EQ(src.vm.wait(20s), 0) << src.vm.describe();
   auto ev = load_trace(src.files.trace);
-  long failed = core::testing::find_event(ev, 0, core::testing::is(trace::EventType::MigrationEvent, "failed"));
+  long failed = core::testing::find_event(
+      ev, 0, core::testing::is(trace::EventType::MigrationEvent, "failed"));
   EXPECT_GE(failed, 0) << "the failure is recorded in the trace";
 }
 
@@ -243,7 +250,8 @@ TEST(E2eLiveMigration, TargetGoneRightAfterAcceptSourceResumes) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+      << std::strerror(errno);
   ASSERT_EQ(::listen(listener, 1), 0);
   ASSERT_TRUE(src.qmp.execute("migrate", {{"uri", "unix:" + path}}).contains("return"));
   int conn = ::accept(listener, nullptr, nullptr);

@@ -27,7 +27,8 @@ std::vector<uint64_t> iteration_pages(const std::vector<TracedEvent>& ev) {
   std::vector<uint64_t> pages;
   for (size_t i : find_all(ev, 0, is(EventType::MigrationEvent, " iteration iteration="))) {
     size_t at = ev[i].text.find(" dirty_pages=");
-    if (at != std::string::npos) pages.push_back(std::strtoull(ev[i].text.c_str() + at + 13, nullptr, 10));
+    if (at != std::string::npos)
+      pages.push_back(std::strtoull(ev[i].text.c_str() + at + 13, nullptr, 10));
   }
   return pages;
 }
@@ -49,7 +50,8 @@ void expect_source_completion_sequence(const std::vector<TracedEvent>& ev) {
   ASSERT_GE(fin, 0) << describe(ev, 0, ev.size());
   long notifier = find_event(ev, fin, is(EventType::NotifierCall, "handler=kvmclock"));
   ASSERT_GT(notifier, fin);
-  EXPECT_NE(ev[notifier].text.find("state=finish-migrate"), std::string::npos) << ev[notifier].str();
+  EXPECT_NE(ev[notifier].text.find("state=finish-migrate"), std::string::npos)
+      << ev[notifier].str();
   long get1 = find_event(ev, notifier, is(EventType::ClockAccess, "get clock="));
   ASSERT_GT(get1, notifier);
   EXPECT_TRUE(backtrace_has(ev[get1], {"kvmclock", "vm_state_notify"})) << ev[get1].str();
@@ -61,13 +63,15 @@ void expect_source_completion_sequence(const std::vector<TracedEvent>& ev) {
       return e.type == EventType::TscRead && e.thread_vcpu == vcpu;
     });
     EXPECT_TRUE(tsc > notifier && tsc < get1) << describe(ev, fin, get1 + 1);
-    long full = find_event(ev, get1, is(EventType::MsrAccess, "get vcpu=" + std::to_string(vcpu) + " level=full"));
+    long full = find_event(
+        ev, get1, is(EventType::MsrAccess, "get vcpu=" + std::to_string(vcpu) + " level=full"));
     EXPECT_TRUE(full > get1 && full < post) << describe(ev, get1, post + 1);
   }
   long first_section = find_event(ev, get1, is(EventType::SnapshotSection, "save device="));
   ASSERT_GT(first_section, get1);
   for (const char* dev : {"cpu/0", "cpu/1", "irqchip", "pit", "kvmclock", "serial"}) {
-    long s = find_event(ev, get1, is(EventType::SnapshotSection, std::string("save device=") + dev + " "));
+    long s = find_event(ev, get1,
+                        is(EventType::SnapshotSection, std::string("save device=") + dev + " "));
     EXPECT_TRUE(s > get1 && s < post) << "section " << dev << " missing";
     if (s >= 0) {
       EXPECT_NE(ev[s].text.find(" ok"), std::string::npos) << ev[s].str();
@@ -79,7 +83,8 @@ void expect_source_completion_sequence(const std::vector<TracedEvent>& ev) {
   if (get2 >= 0) {
     EXPECT_TRUE(backtrace_has(ev[get2], {"kvmclock_pre_save"})) << ev[get2].str();
   }
-  long kvmclock_section = find_event(ev, get1, is(EventType::SnapshotSection, "save device=kvmclock"));
+  long kvmclock_section =
+      find_event(ev, get1, is(EventType::SnapshotSection, "save device=kvmclock"));
   EXPECT_GT(kvmclock_section, get2);
   EXPECT_EQ(find_event(ev, fin, is(EventType::ClockAccess, "set clock=")), -1)
       << "the source must not restart its clock after a successful migration";
@@ -91,7 +96,8 @@ void expect_target_load_sequence(const std::vector<TracedEvent>& ev) {
   long running = find_event(ev, in, is(EventType::RunStateChange, "inmigrate -> running"));
   ASSERT_GT(running, in) << describe(ev, in, ev.size());
   for (const char* dev : {"cpu/0", "cpu/1", "irqchip", "pit", "kvmclock", "serial"}) {
-    long s = find_event(ev, in, is(EventType::SnapshotSection, std::string("load device=") + dev + " "));
+    long s =
+        find_event(ev, in, is(EventType::SnapshotSection, std::string("load device=") + dev + " "));
     EXPECT_TRUE(s > in && s < running) << "load of " << dev << " missing";
   }
   long last_load = in;
@@ -99,14 +105,17 @@ void expect_target_load_sequence(const std::vector<TracedEvent>& ev) {
     last_load = s;
   }
   for (int vcpu = 0; vcpu < 2; ++vcpu) {
-    long put = find_event(ev, last_load, is(EventType::MsrAccess, "put vcpu=" + std::to_string(vcpu) + " level=full"));
+    long put =
+        find_event(ev, last_load,
+                   is(EventType::MsrAccess, "put vcpu=" + std::to_string(vcpu) + " level=full"));
     EXPECT_TRUE(put > last_load && put < running) << describe(ev, in, running + 1);
   }
   long set = find_event(ev, running, is(EventType::ClockAccess, "set clock="));
   ASSERT_GT(set, running);
   long last_ctrl = set;
   for (int vcpu = 0; vcpu < 2; ++vcpu) {
-    long ctrl = find_event(ev, set, is(EventType::KvmclockCtrl, "vcpu=" + std::to_string(vcpu) + " "));
+    long ctrl =
+        find_event(ev, set, is(EventType::KvmclockCtrl, "vcpu=" + std::to_string(vcpu) + " "));
     EXPECT_GT(ctrl, set);
     if (ctrl >= 0) {
       EXPECT_NE(ev[ctrl].text.find("result=0"), std::string::npos) << ev[ctrl].str();
@@ -131,7 +140,8 @@ std::string make_tick_disk(const TempDir& dir) {
 }
 
 std::vector<std::string> busy_guest_args(const std::string& disk) {
-  std::string append = "tick_ms=50 scenario=virtio-rng,ticks dirty_mib=" + std::to_string(DIRTY_MIB);
+  std::string append =
+      "tick_ms=50 scenario=virtio-rng,ticks dirty_mib=" + std::to_string(DIRTY_MIB);
   std::vector<std::string> args = {"--rng"};
   if (!disk.empty()) {
     append += " tick_disk=" + std::to_string(TICK_DISK_SECTORS);
@@ -161,13 +171,15 @@ uint64_t first_tick_after_stop(const std::string& console) {
 }
 
 void expect_dirty_ram_verified(const std::string& target_console, uint64_t source_last_work) {
-  const std::string prefix = "rrvm-guest: dirty-ram verified pages=" + std::to_string(DIRTY_PAGES) + " tick=";
+  const std::string prefix =
+      "rrvm-guest: dirty-ram verified pages=" + std::to_string(DIRTY_PAGES) + " tick=";
   ASSERT_EQ(count_lines(target_console, "dirty-ram verified"), 1u) << target_console;
   size_t at = target_console.find(prefix);
   ASSERT_NE(at, std::string::npos) << target_console;
   uint64_t tick = std::strtoull(target_console.c_str() + at + prefix.size(), nullptr, 10);
   EXPECT_TRUE(tick == source_last_work || tick == source_last_work + 1)
-      << "verified the words of tick " << tick << ", the source completed tick " << source_last_work;
+      << "verified the words of tick " << tick << ", the source completed tick "
+      << source_last_work;
 }
 
 void expect_tick_records(const std::string& image, uint64_t last_tick, uint64_t source_last_work,
@@ -187,7 +199,8 @@ void expect_tick_records(const std::string& image, uint64_t last_tick, uint64_t 
     for (uint64_t i = RRVM_TICK_RECORD_FIRST_FILL; i < RRVM_TICK_RECORD_SUM_WORD; ++i) {
       ASSERT_EQ(w[i], rrvm_tick_record_fill(n, i)) << "word " << i;
     }
-    EXPECT_GT(w[2], previous_ns) << "kvmclock went backwards between ticks " << n - 1 << " and " << n;
+    EXPECT_GT(w[2], previous_ns) << "kvmclock went backwards between ticks " << n - 1 << " and "
+                                 << n;
     previous_ns = w[2];
     if (n <= source_last_work) {
       EXPECT_EQ(w[3], 0u) << "the source wrote it";

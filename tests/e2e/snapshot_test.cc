@@ -84,7 +84,8 @@ void expect_continues(const Saved& saved, const Restored& restored) {
   auto before = parse_ticks(saved.console);
   ASSERT_FALSE(before.empty());
   EXPECT_TRUE(is_continuation(saved.console, restored.ticks.front().n))
-      << "source's last tick " << before.back().n << ", target's first " << restored.ticks.front().n;
+      << "source's last tick " << before.back().n << ", target's first "
+      << restored.ticks.front().n;
   EXPECT_GT(restored.ticks.front().kvmclock_ns, before.back().kvmclock_ns);
   for (size_t i = 1; i < restored.ticks.size(); ++i) {
     EXPECT_GT(restored.ticks[i].kvmclock_ns, restored.ticks[i - 1].kvmclock_ns);
@@ -131,8 +132,10 @@ TEST(E2eSnapshot, ClockAdvanceBringsGuestWallTimeToHostTime) {
   expect_work_continues(saved, restored);
   uint64_t gap = restored.ticks.front().kvmclock_ns - parse_ticks(saved.console).back().kvmclock_ns;
   EXPECT_GT(gap, 1800000000ull) << "with --clock-advance the guest clock counts the stopped time";
-  int64_t skew = int64_t(restored.ticks.front().wall_ns) - int64_t(restored.host_realtime_at_first_tick);
-  EXPECT_LT(std::llabs(skew), 1000000000ll) << "guest wall time differs from the host's by " << skew << " ns";
+  int64_t skew =
+      int64_t(restored.ticks.front().wall_ns) - int64_t(restored.host_realtime_at_first_tick);
+  EXPECT_LT(std::llabs(skew), 1000000000ll)
+      << "guest wall time differs from the host's by " << skew << " ns";
 }
 
 // A corrupt snapshot: rrvm refuses it with a message naming where, exits non-zero, and the
@@ -140,7 +143,8 @@ TEST(E2eSnapshot, ClockAdvanceBringsGuestWallTimeToHostTime) {
 void expect_refused(const TempDir& dir, const Saved& saved, const std::string& file,
                     const std::string& what) {
   std::string console = file + ".console";
-  std::vector<std::string> args = {"run", "--no-trace", "--serial", console, "--incoming", "file:" + file};
+  std::vector<std::string> args = {"run",   "--no-trace", "--serial",
+                                   console, "--incoming", "file:" + file};
   std::vector<std::string> devices = busy_guest_args(saved.disk);
   args.insert(args.end(), devices.begin(), devices.end());
   RunResult r = run_rrvm(dir, "bad", args);
@@ -150,7 +154,8 @@ void expect_refused(const TempDir& dir, const Saved& saved, const std::string& f
   // The message names the part of the stream (a device section, or RAM, which is QEMU's "ram"
   // section) and the offset where it went wrong.
   EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
-  EXPECT_TRUE(r.err.find("section '") != std::string::npos || r.err.find("RAM") != std::string::npos)
+  EXPECT_TRUE(r.err.find("section '") != std::string::npos ||
+              r.err.find("RAM") != std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("offset"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(what), std::string::npos) << r.err;

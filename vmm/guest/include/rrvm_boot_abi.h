@@ -24,11 +24,11 @@
 #define RRVM_BOOT_ABI_VERSION 1
 
 /* --- Fixed guest-physical addresses and ports ---------------------------------------------- */
-#define RRVM_GUEST_LOAD_GPA 0x100000          /* where the guest ELF is linked (1 MiB) */
-#define RRVM_GUEST_AP_TRAMPOLINE_GPA 0x8000   /* PVH only: real-mode AP start page (SIPI 0x08) */
+#define RRVM_GUEST_LOAD_GPA 0x100000        /* where the guest ELF is linked (1 MiB) */
+#define RRVM_GUEST_AP_TRAMPOLINE_GPA 0x8000 /* PVH only: real-mode AP start page (SIPI 0x08) */
 #define RRVM_GUEST_IDENTITY_MAP_END 0x100000000ull /* the guest maps [0, 4 GiB) itself */
 #define RRVM_GUEST_MAX_CPUS 32
-#define RRVM_GUEST_CMDLINE_MAX 1024 /* bytes the guest copies, including the NUL */
+#define RRVM_GUEST_CMDLINE_MAX 1024       /* bytes the guest copies, including the NUL */
 #define RRVM_GUEST_DIRTY_GPA 0x1000000ull /* dirty_mib= working set starts here (16 MiB) */
 #define RRVM_GUEST_DIRTY_MAX_MIB 1024     /* ... and ends below 1 GiB + 16 MiB */
 
@@ -46,18 +46,18 @@
 /* rrvm exits with the status itself; QEMU (-device isa-debug-exit,iobase=0x501,iosize=2) exits
  * with (status << 1) | 1. Statuses stay below 128 so QEMU's value fits in an exit code. */
 #define RRVM_EXIT_PASS 0
-#define RRVM_EXIT_FAIL 1              /* a scenario step failed */
-#define RRVM_EXIT_BAD_CMDLINE 2       /* unknown scenario step or malformed key value */
-#define RRVM_EXIT_NO_KVMCLOCK 3       /* not on KVM, or no KVM_FEATURE_CLOCKSOURCE2 */
-#define RRVM_EXIT_CLOCK_BACKWARDS 4   /* kvmclock went backwards between two reads */
-#define RRVM_EXIT_CPU_BRINGUP 5       /* fewer vCPUs came online than cpus= asked for */
-#define RRVM_EXIT_MSR_MISMATCH 6      /* a known MSR value changed under the guest */
-#define RRVM_EXIT_UNEXPECTED_TRAP 7   /* an exception the guest did not expect */
-#define RRVM_EXIT_RESET_FAILED 8      /* the reset scenario is still running after its writes */
-#define RRVM_EXIT_BAD_START_INFO 9    /* hvm_start_info missing or with a bad magic */
-#define RRVM_EXIT_DISK_MISMATCH 10    /* tick_disk=: a tick record read back differs */
-#define RRVM_EXIT_RAM_MISMATCH 11     /* dirty_mib=: a page lost the word the last tick wrote */
-#define RRVM_EXIT_MAX_USER_CODE 127   /* scenario=exit:CODE accepts 0..127 */
+#define RRVM_EXIT_FAIL 1            /* a scenario step failed */
+#define RRVM_EXIT_BAD_CMDLINE 2     /* unknown scenario step or malformed key value */
+#define RRVM_EXIT_NO_KVMCLOCK 3     /* not on KVM, or no KVM_FEATURE_CLOCKSOURCE2 */
+#define RRVM_EXIT_CLOCK_BACKWARDS 4 /* kvmclock went backwards between two reads */
+#define RRVM_EXIT_CPU_BRINGUP 5     /* fewer vCPUs came online than cpus= asked for */
+#define RRVM_EXIT_MSR_MISMATCH 6    /* a known MSR value changed under the guest */
+#define RRVM_EXIT_UNEXPECTED_TRAP 7 /* an exception the guest did not expect */
+#define RRVM_EXIT_RESET_FAILED 8    /* the reset scenario is still running after its writes */
+#define RRVM_EXIT_BAD_START_INFO 9  /* hvm_start_info missing or with a bad magic */
+#define RRVM_EXIT_DISK_MISMATCH 10  /* tick_disk=: a tick record read back differs */
+#define RRVM_EXIT_RAM_MISMATCH 11   /* dirty_mib=: a page lost the word the last tick wrote */
+#define RRVM_EXIT_MAX_USER_CODE 127 /* scenario=exit:CODE accepts 0..127 */
 
 /* --- MSR values every vCPU writes at boot (host tests check them after save/restore) -------- */
 #define RRVM_GUEST_TSC_AUX(cpu) (0x5200u + (unsigned)(cpu)) /* only when CPUID has RDTSCP */
@@ -89,9 +89,7 @@ static inline uint64_t rrvm_tick_record_sum(const volatile uint64_t* words) {
 
 /* dirty_mib=N: after tick t the word at the start of page p of the working set (page p at
  * RRVM_GUEST_DIRTY_GPA + p * 4096) holds rrvm_dirty_word(t, p). */
-static inline uint64_t rrvm_dirty_word(uint64_t tick, uint64_t page) {
-  return (tick << 32) + page;
-}
+static inline uint64_t rrvm_dirty_word(uint64_t tick, uint64_t page) { return (tick << 32) + page; }
 
 /* Descriptor of the RRVM_ELFNOTE_ENTRY64 note (16 bytes, little endian). */
 struct rrvm_note_entry64 {
@@ -103,14 +101,14 @@ struct rrvm_note_entry64 {
 /* Xen's PVH start info (xen/include/public/arch-x86/hvm/start_info.h), version 1. */
 #define HVM_START_MAGIC_VALUE 0x336ec578u
 struct hvm_start_info {
-  uint32_t magic;          /* HVM_START_MAGIC_VALUE */
-  uint32_t version;        /* 1: memmap fields present */
-  uint32_t flags;          /* SIF_* (unused here) */
-  uint32_t nr_modules;     /* entries at modlist_paddr */
-  uint64_t modlist_paddr;  /* struct hvm_modlist_entry[nr_modules] */
-  uint64_t cmdline_paddr;  /* NUL-terminated command line, 0 when none */
-  uint64_t rsdp_paddr;     /* ACPI RSDP, 0 when none */
-  uint64_t memmap_paddr;   /* struct hvm_memmap_table_entry[memmap_entries] */
+  uint32_t magic;         /* HVM_START_MAGIC_VALUE */
+  uint32_t version;       /* 1: memmap fields present */
+  uint32_t flags;         /* SIF_* (unused here) */
+  uint32_t nr_modules;    /* entries at modlist_paddr */
+  uint64_t modlist_paddr; /* struct hvm_modlist_entry[nr_modules] */
+  uint64_t cmdline_paddr; /* NUL-terminated command line, 0 when none */
+  uint64_t rsdp_paddr;    /* ACPI RSDP, 0 when none */
+  uint64_t memmap_paddr;  /* struct hvm_memmap_table_entry[memmap_entries] */
   uint32_t memmap_entries;
   uint32_t reserved;
 };
