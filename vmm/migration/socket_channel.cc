@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "vmm/base/unix_socket.h"
 #include "vmm/migration/channel_impl.h"
 
 namespace rrvm::migration::detail {
@@ -109,14 +110,8 @@ struct Addresses {
 };
 
 Result<sockaddr_un> unix_address(const std::string& path, const std::string& text) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    return make_error("migration URI '" + text + "': unix socket path is " +
-                      std::to_string(path.size()) + " bytes, at most " +
-                      std::to_string(sizeof addr.sun_path - 1) + " allowed");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  auto addr = unix_socket_address(path);
+  if (!addr.ok()) return addr.error().context("migration URI '" + text + "'");
   return addr;
 }
 

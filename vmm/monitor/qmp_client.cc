@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "vmm/base/unix_socket.h"
+
 namespace rrvm::monitor {
 namespace {
 
@@ -43,13 +45,9 @@ Status QmpClient::negotiate() {
 }
 
 Result<QmpClient> QmpClient::open(const std::string& path, std::chrono::milliseconds timeout) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return make_error("QMP socket path '" + path + "' is empty or longer than " +
-                      std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  auto address = unix_socket_address(path);
+  if (!address.ok()) return address.error().context("QMP socket");
+  const sockaddr_un addr = address.value();
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return errno_error("socket(AF_UNIX)");
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {

@@ -13,6 +13,7 @@
 
 #include "trace/recorder.h"
 #include "vmm/base/log.h"
+#include "vmm/base/unix_socket.h"
 
 namespace rrvm::monitor {
 
@@ -27,17 +28,6 @@ struct QmpServer::Client {
 };
 
 namespace {
-
-Result<sockaddr_un> socket_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return make_error("QMP socket path '" + path + "' is empty or longer than " +
-                      std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 // An existing path is only ever replaced when it is a socket nobody listens on (left behind by a
 // process that died); anything else is refused.
@@ -61,7 +51,9 @@ Status clear_stale_socket(const std::string& path, const sockaddr_un& addr) {
 }
 
 Result<Fd> listen_on(const std::string& path) {
-  RRVM_ASSIGN_OR_RETURN(sockaddr_un addr, socket_address(path));
+  auto address = unix_socket_address(path);
+  if (!address.ok()) return address.error().context("QMP socket");
+  const sockaddr_un addr = address.value();
   RRVM_TRY(clear_stale_socket(path, addr));
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return errno_error("QMP socket: socket");
