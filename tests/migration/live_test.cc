@@ -132,10 +132,58 @@ TEST(LiveMigration, TargetGoneAfterTheLastByteResumesTheSource) {
   target.get();
   ASSERT_EQ(out.status, MigrationStatus::Failed);
   EXPECT_NE(out.error.find("peer closed the connection"), std::string::npos) << out.error;
-  // Stopped for completion, then running again: the target never confirmed.
+  // Stopped for completion, images given up before End, then taken back before running again:
+  // the target never confirmed.
   EXPECT_TRUE(in_order(source->calls(),
-                       {"vm_stop_force_state finish-migrate", "save_section serial", "vm_start"}));
+                       {"vm_stop_force_state finish-migrate", "save_section serial",
+                        "inactivate_disks", "activate_disks", "vm_start"}));
   EXPECT_EQ(source->run_state(), RunState::Running);
+  EXPECT_TRUE(source->disks_active());
+}
+
+// A live target takes the images after the load and before its Ack; when it cannot, it refuses,
+// and the source (which gave them up before End) takes them back and runs on.
+TEST(LiveMigration, TargetThatCannotTakeTheDisksRefusesAndTheSourceTakesThemBack) {
+  TempDir dir;
+  auto options = live_options();
+  auto source = test::make_vm(options);
+  auto target = test::make_target_for(options);
+  target->fail_activate_disks("virtio-blk0: lock disk image /tmp/d.img: Resource busy");
+  MigrationManager incoming(*target);
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  MigrationStats out = test::migrate_out(*source, incoming.incoming_uri());
+  MigrationStats in = incoming.wait();
+  ASSERT_EQ(in.status, MigrationStatus::Failed);
+  ASSERT_EQ(out.status, MigrationStatus::Failed);
+  EXPECT_NE(out.error.find("the migration target refused the stream"), std::string::npos)
+      << out.error;
+  EXPECT_NE(out.error.find("/tmp/d.img"), std::string::npos) << out.error;
+  EXPECT_TRUE(in_order(target->calls(), {"cpu_synchronize_all_post_init", "activate_disks"}));
+  EXPECT_FALSE(contains(target->calls(), "vm_start"));
+  EXPECT_TRUE(in_order(source->calls(), {"inactivate_disks", "activate_disks", "vm_start"}));
+  EXPECT_EQ(source->run_state(), RunState::Running);
+  EXPECT_TRUE(source->disks_active());
+}
+
+// QEMU refuses to run a VM whose images it could not take back: after a failed completion the
+// source then stays paused, says why, and does not start.
+TEST(LiveMigration, SourceThatCannotTakeItsDisksBackStaysPaused) {
+  auto source = test::make_vm(live_options());
+  source->fill_random(0, 64, 3);
+  source->fail_activate_disks("virtio-blk0: lock disk image /tmp/d.img: Resource busy");
+  auto listener = listen_incoming_channel("tcp:127.0.0.1:0");
+  ASSERT_TRUE(listener.ok());
+  std::string uri = (*listener)->uri();
+  auto target = vanishing_target(std::move(listener).value(), 0);
+  MigrationStats out = test::migrate_out(*source, uri);
+  target.get();
+  ASSERT_EQ(out.status, MigrationStatus::Failed);
+  EXPECT_NE(out.error.find("peer closed the connection"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("the VM stays paused"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("/tmp/d.img"), std::string::npos) << out.error;
+  EXPECT_EQ(source->run_state(), RunState::Paused);
+  EXPECT_FALSE(contains(source->calls(), "vm_start"));
+  EXPECT_FALSE(source->disks_active());
 }
 
 TEST(LiveMigration, TargetRefusalIsReportedToTheSource) {

@@ -41,6 +41,7 @@ std::unique_ptr<FakeMigratable> make_vm(FakeMigratable::Options options) {
 std::unique_ptr<FakeMigratable> make_target_for(const FakeMigratable::Options& source) {
   FakeMigratable::Options options = source;
   options.initial_state = trace::RunState::Prelaunch;
+  options.disks_active = false;  // as `rrvm run --incoming` opens its disk images
   auto vm = make_vm(options);
   // A target's sections start empty: whatever they hold after loading came from the stream.
   for (const SectionInfo& s : options.sections) vm->set_section_data(s.name, {});

@@ -73,9 +73,13 @@ TEST_F(SnapshotTest, SourceFollowsQemusCompletionOrder) {
                                "vm_stop_force_state finish-migrate", "cpu_synchronize_all_states",
                                "fetch_dirty_log 0", "fetch_dirty_log 1", "save_section cpu/0",
                                "save_section cpu/1", "save_section kvmclock", "save_section serial",
-                               "stop_dirty_log", "set_run_state postmigrate"}))
+                               "inactivate_disks", "stop_dirty_log", "set_run_state postmigrate"}))
       << ::testing::PrintToString(calls);
   EXPECT_FALSE(contains(calls, "vm_start"));
+  // A snapshot to a file gives the images up too (QEMU does so for any migration): a restore can
+  // take them while this VM sits in postmigrate.
+  EXPECT_FALSE(source_->disks_active());
+  EXPECT_FALSE(contains(calls, "activate_disks"));
 }
 
 TEST_F(SnapshotTest, TargetLoadsEverythingBeforeStarting) {
@@ -87,7 +91,26 @@ TEST_F(SnapshotTest, TargetLoadsEverythingBeforeStarting) {
             (std::vector<std::string>{"set_run_state inmigrate", "load_section cpu/0 v1",
                                       "load_section cpu/1 v1", "load_section kvmclock v1",
                                       "load_section serial v1", "cpu_synchronize_all_post_init",
-                                      "vm_start"}));
+                                      "activate_disks", "vm_start"}));
+  EXPECT_TRUE(target->disks_active());
+}
+
+// The target opened its images unlocked; one it cannot take after the load (another process holds
+// it) refuses the snapshot, named in the error, and the VM never runs.
+TEST_F(SnapshotTest, TargetThatCannotTakeItsDiskImagesIsRefused) {
+  const std::string path = dir_.file("vm.snap");
+  ASSERT_EQ(test::migrate_out(*source_, "file:" + path).status, MigrationStatus::Completed);
+  auto target = test::make_target_for(options_);
+  target->fail_activate_disks(
+      "virtio-blk0: lock disk image /tmp/d.img (is another VM using it?): Resource temporarily "
+      "unavailable (errno 11)");
+  MigrationStats in = test::restore_from(*target, path);
+  ASSERT_EQ(in.status, MigrationStatus::Failed);
+  EXPECT_NE(in.error.find("taking the disk images after the load"), std::string::npos) << in.error;
+  EXPECT_NE(in.error.find("/tmp/d.img"), std::string::npos) << in.error;
+  EXPECT_EQ(target->run_state(), RunState::InMigrate);
+  EXPECT_FALSE(contains(target->calls(), "vm_start"));
+  EXPECT_FALSE(target->disks_active());
 }
 
 TEST_F(SnapshotTest, SnapshotOfAPausedVmRestoresPaused) {
@@ -134,6 +157,9 @@ TEST_F(SnapshotTest, FailedSaveResumesTheVmAndLeavesNoFile) {
   EXPECT_EQ(source_->run_state(), RunState::Running);
   EXPECT_TRUE(in_order(source_->calls(), {"vm_stop_force_state finish-migrate",
                                           "save_section kvmclock", "stop_dirty_log", "vm_start"}));
+  // The failure came before the images were given up: nothing to take back.
+  EXPECT_FALSE(contains(source_->calls(), "inactivate_disks"));
+  EXPECT_TRUE(source_->disks_active());
   EXPECT_TRUE(dir_.entries().empty()) << ::testing::PrintToString(dir_.entries());
 }
 

@@ -118,6 +118,68 @@ TEST(Blk, ImageInUseByAnotherWriterIsRefused) {
   EXPECT_NE(second.error().describe().find("another VM"), std::string::npos);
 }
 
+// The migration handover: a target opens the image unlocked while the source holds it, can take
+// it only once the source has released it, and from then on holds it against everyone else.
+TEST(Blk, LockHandoverBetweenSourceAndIncomingTarget) {
+  TempImage img(pattern(4096, 0));
+  auto source = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, ""});
+  ASSERT_TRUE(source.ok());
+  EXPECT_TRUE((*source)->locked());
+  BlkConfig incoming{"virtio-blk0", img.path(), false, ""};
+  incoming.open_inactive = true;
+  auto target = BlkDevice::create(incoming);
+  ASSERT_TRUE(target.ok()) << target.error().describe();
+  EXPECT_FALSE((*target)->locked());
+
+  Status early = (*target)->acquire_lock("test");
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().err, EWOULDBLOCK);
+  EXPECT_NE(early.error().describe().find(img.path()), std::string::npos);
+  EXPECT_FALSE((*target)->locked());
+
+  ASSERT_TRUE((*source)->release_lock("test").ok());
+  EXPECT_FALSE((*source)->locked());
+  EXPECT_TRUE((*source)->release_lock("test").ok()) << "releasing twice is a no-op";
+  ASSERT_TRUE((*target)->acquire_lock("test").ok());
+  EXPECT_TRUE((*target)->locked());
+  EXPECT_TRUE((*target)->acquire_lock("test").ok()) << "acquiring a held lock is a no-op";
+
+  // The source cannot take it back now (a `cont` on it after a completed migration fails), and
+  // no third VM can open it.
+  Status back = (*source)->acquire_lock("test");
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.error().describe().find(img.path()), std::string::npos);
+  EXPECT_NE(back.error().describe().find("another VM"), std::string::npos);
+  EXPECT_FALSE((*source)->locked());
+  EXPECT_FALSE(BlkDevice::create(BlkConfig{"virtio-blk1", img.path(), false, ""}).ok());
+
+  // Once the target is gone the source takes it back (a failed migration).
+  target->reset();
+  ASSERT_TRUE((*source)->acquire_lock("test").ok());
+  EXPECT_TRUE((*source)->locked());
+}
+
+TEST(Blk, RestoreKeepsAnIncomingImageUnlocked) {
+  TempImage img(pattern(4096, 0));
+  auto holder = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, ""});
+  ASSERT_TRUE(holder.ok());
+  BlkConfig incoming{"virtio-blk0", img.path(), false, ""};
+  incoming.open_inactive = true;
+  auto restored = BlkDevice::restore(incoming, (*holder)->save());
+  ASSERT_TRUE(restored.ok()) << restored.error().describe();
+  EXPECT_FALSE((*restored)->locked());
+  EXPECT_EQ((*restored)->save(), (*holder)->save());
+}
+
+// QEMU asserts that no I/O reaches an inactive image; rrvm checks the same: a request served
+// while the lock is not held is a bug in rrvm's ordering, never something to carry on from.
+TEST(BlkDeathTest, RequestOnAnImageWhoseLockIsReleasedAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  BlkRig b;
+  ASSERT_TRUE(b.rig->device->release_lock("test").ok());
+  EXPECT_DEATH(b.send(BLK_T_IN, 0, {512}, true), "lock is not held");
+}
+
 TEST(Blk, SerialLongerThan20BytesIsRefused) {
   TempImage img(pattern(4096, 0));
   auto dev = BlkDevice::create(BlkConfig{"virtio-blk0", img.path(), false, std::string(21, 's')});

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <variant>
 
@@ -13,6 +14,7 @@
 #include "trace/reader.h"
 #include "trace/recorder.h"
 #include "trace/span.h"
+#include "vmm/devices/virtio/blk.h"
 
 namespace rrvm::virtio::testing {
 namespace {
@@ -272,6 +274,37 @@ TEST_F(VirtioTrace, RestoreIsRecordedAsRestore) {
   EXPECT_EQ(writes.back().old_status, 0u);
   EXPECT_EQ(writes.back().new_status, 15u);
   EXPECT_EQ(writes.back().backtrace.front(), "virtio_restore");
+}
+
+// The disk image handover of a migration is recorded as the disk's backend going inactive and
+// active again, naming the image and why, under the span of the caller (bdrv_inactivate_all).
+TEST_F(VirtioTrace, DiskLockReleaseAndAcquireAreRecorded) {
+  const std::string image = path_ + ".img";
+  std::ofstream(image, std::ios::binary) << std::string(4096, '\0');
+  {
+    auto blk = BlkDevice::create(BlkConfig{"virtio-blk0", image, false, ""});
+    ASSERT_TRUE(blk.ok()) << blk.error().describe();
+    {
+      trace::Span span("bdrv_inactivate_all");
+      ASSERT_TRUE((*blk)->release_lock("migration completion").ok());
+      ASSERT_TRUE((*blk)->release_lock("again").ok());  // not held: nothing to record
+    }
+    trace::Span span("bdrv_activate_all");
+    ASSERT_TRUE((*blk)->acquire_lock("migration failed").ok());
+  }
+  std::remove(image.c_str());
+  auto backend = only(finish(), EventType::DeviceBackend);
+  ASSERT_EQ(backend.size(), 2u);
+  EXPECT_EQ(backend[0].device, "virtio-blk0");
+  EXPECT_EQ(backend[0].op, BackendOp::Stop);
+  EXPECT_NE(backend[0].text.find(image), std::string::npos) << backend[0].text;
+  EXPECT_NE(backend[0].text.find("lock released (migration completion)"), std::string::npos)
+      << backend[0].text;
+  EXPECT_EQ(backend[0].backtrace.front(), "bdrv_inactivate_all");
+  EXPECT_EQ(backend[1].op, BackendOp::Start);
+  EXPECT_NE(backend[1].text.find("exclusive lock taken (migration failed)"), std::string::npos)
+      << backend[1].text;
+  EXPECT_EQ(backend[1].backtrace.front(), "bdrv_activate_all");
 }
 
 }  // namespace

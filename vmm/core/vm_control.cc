@@ -106,6 +106,9 @@ Status VmControl::qmp_cont() {
     autostart_ = true;
     return ok_status();
   }
+  // Continuing after a completed migration: the images were handed over and must come back
+  // before the VM runs (QEMU's qmp_cont; after a plain pause this changes nothing).
+  if (callbacks_.activate_disks) RRVM_TRY(callbacks_.activate_disks());
   return vm_start("qmp:cont");
 }
 

@@ -37,6 +37,9 @@ struct VmControlCallbacks {
   // Resets the devices on a system reset (every vCPU is stopped). vCPU state is reset by
   // VmControl itself (VcpuSet reset states). May be empty.
   std::function<Status(ShutdownCause cause)> reset_devices;
+  // QEMU's bdrv_activate_all() in qmp_cont: takes back disk images a completed migration gave up
+  // (a no-op when they are held). `cont` fails with its error. May be empty.
+  std::function<Status()> activate_disks;
 };
 
 struct VmControlOptions {

@@ -81,6 +81,8 @@ class Machine final : public migration::Migratable {
   Status stop_dirty_log() override;
   Status vm_stop_force_state(trace::RunState state, std::string_view reason) override;
   Status cpu_synchronize_all_states() override;
+  Status inactivate_disks() override;
+  Status activate_disks() override;
   Result<std::vector<uint8_t>> save_section(const migration::SectionInfo& section) override;
   Status load_section(const migration::SectionInfo& section, uint32_t version,
                       std::span<const uint8_t> data) override;
@@ -145,12 +147,16 @@ class Machine final : public migration::Migratable {
   struct VirtioEntry {
     virtio::MmioSlot slot;
     std::shared_ptr<virtio::VirtioMmioTransport> transport;  // shared with the MMIO bus
-    const virtio::BlkDevice* blk = nullptr;  // owned by transport; null for virtio-rng
+    virtio::BlkDevice* blk = nullptr;  // owned by transport; null for virtio-rng
     core::VmStateNotifiers::Id notifier = 0;
   };
   std::unique_ptr<virtio::IoThread> io_thread_;
   std::vector<VirtioEntry> virtio_;
   std::atomic<bool> guest_ready_{false};
+  // Whether the disk images' locks are held (main loop). False from the start of an incoming
+  // migration until its load completes, and on a source from its completion until a failure or
+  // `cont` takes them back. Devices recreated by a load open their image in this state.
+  bool disks_active_ = true;
 
   std::unique_ptr<core::VmControl> control_;
   monitor::CommandTable commands_;

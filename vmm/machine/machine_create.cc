@@ -57,7 +57,10 @@ trace::VmConfig trace_vm_config(const MachineConfig& c) {
 }  // namespace
 
 Machine::Machine(const MachineConfig& config)
-    : config_(config), start_time_(std::chrono::steady_clock::now()) {}
+    : config_(config),
+      start_time_(std::chrono::steady_clock::now()),
+      // An incoming VM opens its images unlocked: the source holds them until its completion.
+      disks_active_(config.incoming.empty()) {}
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
   std::unique_ptr<Machine> m(new Machine(config));
@@ -165,6 +168,7 @@ Status Machine::create_control() {
     if (qmp_) monitor::emit_vm_event(*qmp_, event, cause);
   };
   callbacks.reset_devices = [this](core::ShutdownCause cause) { return reset_devices(cause); };
+  callbacks.activate_disks = [this] { return activate_disks(); };
   control_ = std::make_unique<core::VmControl>(run_state_, notifiers_, *vcpu_set_, *requests_,
                                                loop_, std::move(callbacks));
   control_->set_autostart(config_.autostart);

@@ -82,6 +82,41 @@ Status Machine::cpu_synchronize_all_states() { return vcpu_set_->synchronize_all
 
 Status Machine::cpu_synchronize_all_post_init() { return vcpu_set_->synchronize_all_post_init(); }
 
+Status Machine::inactivate_disks() {
+  return on_main_loop("bdrv_inactivate_all", [&]() -> Status {
+    for (auto& v : virtio_) {
+      if (!v.blk) continue;
+      // The stop ran the notifiers: the backend finished its last request (under the
+      // transport's lock) and serves none until the VM runs again.
+      RRVM_CHECK_MSG(!v.transport->backend_running(),
+                     "inactivating a disk image while its device still serves requests");
+      RRVM_TRY(v.blk->release_lock("migration completion"));
+    }
+    disks_active_ = false;
+    return ok_status();
+  });
+}
+
+Status Machine::activate_disks() {
+  return on_main_loop("bdrv_activate_all", [&]() -> Status {
+    std::vector<virtio::BlkDevice*> taken;
+    for (auto& v : virtio_) {
+      if (!v.blk || v.blk->locked()) continue;
+      Status st = v.blk->acquire_lock(run_state_.get() == trace::RunState::InMigrate
+                                          ? "incoming migration loaded"
+                                          : "taken back after migration");
+      if (!st.ok()) {
+        // All or nothing: a VM that cannot run must not keep some images from their owner.
+        for (auto* blk : taken) (void)blk->release_lock("activation failed");
+        return st;
+      }
+      taken.push_back(v.blk);
+    }
+    disks_active_ = true;
+    return ok_status();
+  });
+}
+
 Result<std::vector<uint8_t>> Machine::save_section(const migration::SectionInfo& section) {
   const std::string& name = section.name;
   if (starts_with(name, "cpu/")) {

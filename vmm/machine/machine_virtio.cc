@@ -38,7 +38,8 @@ Result<std::unique_ptr<virtio::VirtioDevice>> Machine::make_virtio_device(
   }
   virtio::BlkConfig blk{.name = "virtio-blk" + std::to_string(index),
                         .path = config_.disks[index].path,
-                        .read_only = config_.disks[index].read_only};
+                        .read_only = config_.disks[index].read_only,
+                        .open_inactive = !disks_active_};
   auto device = saved ? virtio::BlkDevice::restore(blk, *saved) : virtio::BlkDevice::create(blk);
   if (!device.ok()) return device.error();
   virtio_[index].blk = device->get();

@@ -14,13 +14,15 @@
 //   vm_stop_force_state(FinishMigrate)          cpu_synchronize_all_post_init()   (FULL put)
 //   cpu_synchronize_all_states()                Ack to a live source
 //   fetch_dirty_log(r), last dirty pages        vm_start() if the source was running and
-//   save_section() for each section, in order     autostart is on; else set_run_state() to the
-//   End; commit (file) or the target's Ack        source's state (Paused without autostart)
-//   stop_dirty_log()
-//   set_run_state(PostMigrate)
+//   save_section() for each section, in order   activate_disks()  (takes the image locks)
+//   inactivate_disks() (releases image locks)   Ack to a live source
+//   End; commit (file) or the target's Ack      vm_start() if the source was running and
+//   stop_dirty_log()                              autostart is on; else set_run_state() to the
+//   set_run_state(PostMigrate)                    source's state (Paused without autostart)
 //   On any failure or cancel after the stop:
-//   vm_start() if the VM was running, else
-//   set_run_state(the state before the stop)
+//   activate_disks() if they were inactivated; then vm_start() if the VM was running, else
+//   set_run_state(the state before the stop). If activate_disks() fails the VM does not run:
+//   it stays Paused (QEMU refuses to run with an inactive image).
 //
 // Sections are opaque bytes to the migration layer (the machine encodes each component's State,
 // e.g. as a Cap'n Proto message with capnp_bytes.h); the stream adds name, version and checksum.
@@ -121,6 +123,21 @@ class Migratable {
   // describe().sections order, with the VM stopped. The kvmclock's save does its pre_save
   // (the second KVM_GET_CLOCK, unless the stop was a plain pause).
   virtual Result<std::vector<uint8_t>> save_section(const SectionInfo& section) = 0;
+
+  // QEMU's bdrv_inactivate_all(): gives up the hold on every disk image (its lock), so that the
+  // target, or a restore of a snapshot file, can take it while this process lives on. Called with
+  // the VM stopped and its device I/O finished, after the device sections and before End (QEMU:
+  // "so that bdrv_activate_all() on the other end won't fail"). The images stay inactive in
+  // PostMigrate until activate_disks() (QMP `cont`).
+  virtual Status inactivate_disks() = 0;
+
+  // ---- both sides -----------------------------------------------------------------------------
+
+  // QEMU's bdrv_activate_all(): takes every disk image's lock back; a no-op for images already
+  // held. Target: after the load, before the Ack and before any vCPU runs; an error (another
+  // process holds an image; the error names it) refuses the incoming migration. Source: after a
+  // failed or cancelled completion, before vm_start(). On error no image is left newly locked.
+  virtual Status activate_disks() = 0;
 
   // ---- target ---------------------------------------------------------------------------------
 

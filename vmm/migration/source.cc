@@ -169,6 +169,13 @@ Status MigrationSource::complete_precopy() {
       RRVM_TRY(write_iteration(pass));
     }
     RRVM_TRY(save_sections());
+    {
+      // QEMU's bdrv_inactivate_all() before QEMU_VM_EOF: the stop above drained device I/O;
+      // the images' locks go now so that the target (or a restore of this file) can take them.
+      trace::Span inactivate_span("bdrv_inactivate_all");
+      disks_inactive_ = true;  // even a partial release must be undone by finish()
+      RRVM_TRY(vm_.inactivate_disks());
+    }
     RRVM_TRY(writer_->write_end());
   }
   // Downtime is QEMU's: from the stop to the end of the device state, the stream's last byte
@@ -232,6 +239,30 @@ Status MigrationSource::save_sections() {
   return ok_status();
 }
 
+// The images come back first (QEMU: bdrv_activate_all() in migrate_fd_cancel and on a failed
+// completion): a VM must never run without them. If that fails the VM stays paused, as QEMU
+// refuses to continue; `cont` tries again.
+Status MigrationSource::resume_after_failure(bool cancelled) {
+  if (disks_inactive_) {
+    trace::Span span("bdrv_activate_all");
+    Status active = vm_.activate_disks();
+    if (!active.ok()) {
+      if (vm_.run_state() == RunState::FinishMigrate) {
+        Status s = vm_.set_run_state(RunState::Paused, "migration failed: disk images inactive");
+        if (!s.ok()) spdlog::error("migration: {}", s.error().describe());
+      }
+      return active.error().context(
+          "the VM stays paused: its disk images could not be taken back");
+    }
+    disks_inactive_ = false;
+  }
+  if (state_before_stop_ == RunState::Running)
+    return vm_.vm_start(cancelled ? "migration cancelled" : "migration failed");
+  if (vm_.run_state() == RunState::FinishMigrate)
+    return vm_.set_run_state(state_before_stop_, "migration failed");
+  return ok_status();
+}
+
 void MigrationSource::finish(const Status& result) {
   trace::Span span("migration_iteration_finish");
   if (dirty_log_started_) {
@@ -263,15 +294,16 @@ void MigrationSource::finish(const Status& result) {
   const std::string reason = result.error().describe();
   spdlog::error("migration to {} {}: {}", uri_, cancelled ? "cancelled" : "failed", reason);
   // QEMU's migration_iteration_finish(): a VM that was running runs again.
+  std::string status_reason = reason;
   if (stopped_vm_) {
-    Status s = state_before_stop_ == RunState::Running
-                   ? vm_.vm_start(cancelled ? "migration cancelled" : "migration failed")
-                   : (vm_.run_state() == RunState::FinishMigrate
-                          ? vm_.set_run_state(state_before_stop_, "migration failed")
-                          : ok_status());
-    if (!s.ok()) spdlog::error("migration: resuming the VM: {}", s.error().describe());
+    Status s = resume_after_failure(cancelled);
+    if (!s.ok()) {
+      spdlog::error("migration: resuming the VM: {}", s.error().describe());
+      status_reason += "; " + s.error().describe();
+    }
   }
-  progress_.set_status(cancelled ? MigrationStatus::Cancelled : MigrationStatus::Failed, reason);
+  progress_.set_status(cancelled ? MigrationStatus::Cancelled : MigrationStatus::Failed,
+                       status_reason);
   emit_phase(cancelled ? MigrationPhase::Cancelled : MigrationPhase::Failed, iterations_, 0, bytes,
              0, reason);
 }

@@ -47,6 +47,7 @@ class MigrationSource {
   Status save_sections();
   Status write_section(const SectionInfo& info, std::span<const uint8_t> data);
   void finish(const Status& result);
+  Status resume_after_failure(bool cancelled);
   Status write_iteration(const PassResult& pass);
   Status check_cancel() const;
 
@@ -60,6 +61,7 @@ class MigrationSource {
   uint32_t iterations_ = 0;
   bool dirty_log_started_ = false;
   bool stopped_vm_ = false;              // completion stopped the VM (or forced its state)
+  bool disks_inactive_ = false;          // completion released the disk images' locks
   trace::RunState state_before_stop_{};  // QEMU's vm_old_state, also the globalstate section
   uint64_t downtime_start_ns_ = 0;
   uint64_t downtime_ns_ = 0;  // the stop to the stream's End record written

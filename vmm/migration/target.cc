@@ -112,6 +112,14 @@ Status MigrationTarget::run_stages() {
     RRVM_TRY(load_sections());
     RRVM_TRY(vm_.cpu_synchronize_all_post_init());
   }
+  {
+    // QEMU's bdrv_activate_all() in process_incoming_migration_bh: the images were opened
+    // unlocked; the source released them before its End record. Before the Ack, so that a
+    // target that cannot take an image refuses the stream and the source resumes with it.
+    trace::Span span("bdrv_activate_all");
+    Status active = vm_.activate_disks();
+    if (!active.ok()) return active.error().context("taking the disk images after the load");
+  }
   emit_phase(MigrationPhase::LoadDone, iterations_, progress_.stats().stream_bytes, uri_);
   // The source may only give up its VM once the target has everything: acknowledge before the
   // VM starts here.

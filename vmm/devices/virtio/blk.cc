@@ -14,6 +14,8 @@
 
 #include <cstring>
 
+#include "trace/recorder.h"
+
 namespace rrvm::virtio {
 namespace {
 
@@ -34,6 +36,15 @@ Result<uint64_t> image_bytes(int fd, const std::string& path) {
   return make_error("disk image " + path + " is neither a regular file nor a block device");
 }
 
+// Two writers of one image corrupt it; readers may share. LOCK_NB: fail now, never hang.
+Status lock_image(int fd, const BlkConfig& config) {
+  if (::flock(fd, (config.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+    return errno_error(
+        fmt::format("{}: lock disk image {} (is another VM using it?)", config.name, config.path));
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BlkDevice>> BlkDevice::create(const BlkConfig& config) {
@@ -48,11 +59,7 @@ Result<std::unique_ptr<BlkDevice>> BlkDevice::create(const BlkConfig& config) {
     return errno_error(fmt::format("{}: open disk image {}{}", config.name, config.path,
                                    config.read_only ? " (read-only)" : ""));
   }
-  // Two writers of one image corrupt it; readers may share. LOCK_NB: fail now, never hang.
-  if (::flock(fd.get(), (config.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-    return errno_error(
-        fmt::format("{}: lock disk image {} (is another VM using it?)", config.name, config.path));
-  }
+  if (!config.open_inactive) RRVM_TRY(lock_image(fd.get(), config));
   RRVM_ASSIGN_OR_RETURN(uint64_t bytes, image_bytes(fd.get(), config.path));
   if (bytes % BLK_SECTOR_SIZE != 0) {
     spdlog::warn(
@@ -60,11 +67,16 @@ Result<std::unique_ptr<BlkDevice>> BlkDevice::create(const BlkConfig& config) {
         "visible to the guest",
         config.name, config.path, bytes, BLK_SECTOR_SIZE, bytes % BLK_SECTOR_SIZE);
   }
-  return std::unique_ptr<BlkDevice>(new BlkDevice(config, std::move(fd), bytes / BLK_SECTOR_SIZE));
+  return std::unique_ptr<BlkDevice>(
+      new BlkDevice(config, std::move(fd), bytes / BLK_SECTOR_SIZE, !config.open_inactive));
 }
 
-BlkDevice::BlkDevice(BlkConfig config, Fd fd, uint64_t capacity)
-    : config_(std::move(config)), fd_(std::move(fd)), capacity_(capacity), warnings_(config_.name) {
+BlkDevice::BlkDevice(BlkConfig config, Fd fd, uint64_t capacity, bool locked)
+    : config_(std::move(config)),
+      fd_(std::move(fd)),
+      capacity_(capacity),
+      locked_(locked),
+      warnings_(config_.name) {
   if (config_.serial.empty()) config_.serial = config_.name.substr(0, BLK_ID_BYTES);
   fill_config_space();
 }
@@ -90,6 +102,29 @@ uint64_t BlkDevice::device_features() const {
 
 Status BlkDevice::activate(uint64_t features) {
   features_ = features;
+  return ok_status();
+}
+
+Status BlkDevice::release_lock(std::string_view why) {
+  if (!locked()) return ok_status();
+  if (::flock(fd_.get(), LOCK_UN) != 0) {
+    return errno_error(fmt::format("{}: unlock disk image {}", config_.name, config_.path));
+  }
+  locked_.store(false, std::memory_order_release);
+  std::string reason = fmt::format("disk image {} inactive: lock released ({})", config_.path, why);
+  trace::emit(trace::DeviceBackend{config_.name, trace::BackendOp::Stop, reason});
+  spdlog::debug("{}: {}", config_.name, reason);
+  return ok_status();
+}
+
+Status BlkDevice::acquire_lock(std::string_view why) {
+  if (locked()) return ok_status();
+  RRVM_TRY(lock_image(fd_.get(), config_));
+  locked_.store(true, std::memory_order_release);
+  std::string reason = fmt::format("disk image {} active: {} lock taken ({})", config_.path,
+                                   config_.read_only ? "shared" : "exclusive", why);
+  trace::emit(trace::DeviceBackend{config_.name, trace::BackendOp::Start, reason});
+  spdlog::debug("{}: {}", config_.name, reason);
   return ok_status();
 }
 

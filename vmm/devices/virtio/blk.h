@@ -8,13 +8,18 @@
 // which the transport turns into DEVICE_NEEDS_RESET.
 //
 // The image is locked with flock() (exclusive, or shared when read-only) so that two VMs cannot
-// write one image at once.
+// write one image at once. Migration hands the lock over as QEMU hands over its image locks
+// (bdrv_inactivate_all / bdrv_activate_all): the source releases it once its I/O has stopped at
+// completion, the target opens the image unlocked (BlkConfig::open_inactive) and takes it after
+// the load, before any vCPU runs. No request is served while the lock is not held.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/uio.h>
@@ -31,6 +36,9 @@ struct BlkConfig {
   std::string path;
   bool read_only = false;
   std::string serial;  // GET_ID answer, at most 20 bytes; empty: the device name
+  // Open without taking the lock (an incoming migration: the source still holds it until its
+  // completion). acquire_lock() must succeed before the device serves a request.
+  bool open_inactive = false;
 };
 
 // Persist pattern. The image contents are not part of it: the disk is shared storage.
@@ -51,12 +59,21 @@ class BlkDevice final : public VirtioDevice {
   static constexpr uint32_t MAX_DISCARD_SEG = 16;
   static constexpr uint32_t DISCARD_ALIGNMENT_SECTORS = 8;  // 4 KiB: the file system's block
 
-  // Opens and locks the image. Errors name the path: missing file, not a regular file or block
-  // device, locked by another process, a serial longer than 20 bytes.
+  // Opens and locks the image (unless config.open_inactive). Errors name the path: missing file,
+  // not a regular file or block device, locked by another process, a serial longer than 20 bytes.
   static Result<std::unique_ptr<BlkDevice>> create(const BlkConfig& config);
   // Opens the image like create() and checks it still matches the saved state.
   static Result<std::unique_ptr<BlkDevice>> restore(const BlkConfig& config, const BlkState& state);
   BlkState save() const;
+
+  // The migration handover. Called with the device's backend stopped (no request in flight or to
+  // come until the VM runs again); each records a DeviceBackend event naming the image.
+  // release_lock(): flock(LOCK_UN), a no-op when not held. acquire_lock(): the lock create()
+  // takes, non-blocking; a no-op when held; fails when another process holds the image.
+  Status release_lock(std::string_view why);
+  Status acquire_lock(std::string_view why);
+  bool locked() const { return locked_.load(std::memory_order_acquire); }
+  const std::string& image_path() const { return config_.path; }
 
   uint64_t capacity_sectors() const { return capacity_; }
   bool read_only() const { return config_.read_only; }
@@ -73,7 +90,7 @@ class BlkDevice final : public VirtioDevice {
                            const GuestMemory& mem) override;
 
  private:
-  BlkDevice(BlkConfig config, Fd fd, uint64_t capacity);
+  BlkDevice(BlkConfig config, Fd fd, uint64_t capacity, bool locked);
   void fill_config_space();
 
   // Request types (blk_request.cc). Each returns a VIRTIO_BLK_S_* status; `written` counts
@@ -93,6 +110,9 @@ class BlkDevice final : public VirtioDevice {
   BlkConfig config_;
   Fd fd_;
   uint64_t capacity_;  // in 512-byte sectors
+  // Written with the backend stopped, read by the I/O thread while serving: atomic so the check in
+  // process() needs no lock of its own.
+  std::atomic<bool> locked_;
   uint64_t features_ = 0;
   std::array<uint8_t, BLK_CONFIG_SIZE> config_space_{};
   std::vector<iovec> iov_;  // reused scatter-gather list of the current request

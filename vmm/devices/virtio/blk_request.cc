@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstring>
 
+#include "vmm/base/check.h"
 #include "vmm/devices/virtio/blk.h"
 #include "vmm/devices/virtio/scatter_gather.h"
 
@@ -51,6 +52,9 @@ void advance_iov(std::vector<iovec>& iov, size_t& index, uint64_t n) {
 
 Result<uint32_t> BlkDevice::process(uint16_t, const DescriptorChain& chain,
                                     const GuestMemory& mem) {
+  // The backend only runs while the VM runs, and the VM never runs with an inactive image
+  // (QEMU asserts the same in its block layer): a request here without the lock is rrvm's bug.
+  RRVM_CHECK_MSG(locked(), "virtio-blk request on a disk image whose lock is not held");
   if (chain.readable_bytes < BLK_REQ_HEADER_SIZE) {
     return make_error(
         fmt::format("block request with {} device-readable bytes: the header "

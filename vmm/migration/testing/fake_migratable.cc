@@ -52,6 +52,7 @@ FakeMigratable::Options FakeMigratable::small_target_options() {
 FakeMigratable::FakeMigratable(const Options& options)
     : options_(options),
       state_(options.initial_state),
+      disks_active_(options.disks_active),
       vcpus_running_(options.initial_state == trace::RunState::Running) {}
 
 FakeMigratable::~FakeMigratable() { stop_writer(); }
@@ -181,6 +182,7 @@ Status FakeMigratable::set_run_state(trace::RunState state, std::string_view) {
 
 Status FakeMigratable::vm_start(std::string_view) {
   log("vm_start");
+  if (!disks_active_.load()) return make_error("vm_start with inactive disk images");
   RRVM_TRY(change_state(trace::RunState::Running));
   {
     std::lock_guard lock(write_mu_);
@@ -228,6 +230,25 @@ Status FakeMigratable::stop_dirty_log() {
 Status FakeMigratable::cpu_synchronize_all_states() {
   log("cpu_synchronize_all_states");
   return ok_status();
+}
+
+Status FakeMigratable::inactivate_disks() {
+  log("inactivate_disks");
+  disks_active_.store(false);
+  return ok_status();
+}
+
+Status FakeMigratable::activate_disks() {
+  log("activate_disks");
+  std::lock_guard lock(mu_);
+  if (!activate_failure_.empty()) return make_error(activate_failure_);
+  disks_active_.store(true);
+  return ok_status();
+}
+
+void FakeMigratable::fail_activate_disks(const std::string& error) {
+  std::lock_guard lock(mu_);
+  activate_failure_ = error;
 }
 
 Result<std::vector<uint8_t>> FakeMigratable::save_section(const SectionInfo& section) {

@@ -33,6 +33,9 @@ class FakeMigratable : public Migratable {
     std::string cpu_vendor = "FakeCpuVendor";
     std::vector<SectionInfo> sections = {{"cpu/0"}, {"cpu/1"}, {"kvmclock"}, {"serial"}};
     trace::RunState initial_state = trace::RunState::Running;
+    // Whether the "disk images" start held: false models an incoming VM (`--incoming`), which
+    // opens its images unlocked and must activate_disks() before it runs.
+    bool disks_active = true;
   };
 
   static Result<std::unique_ptr<FakeMigratable>> create(const Options& options);
@@ -56,6 +59,10 @@ class FakeMigratable : public Migratable {
   std::vector<uint8_t> section_data(const std::string& name) const;
   void fail_save(const std::string& section, const std::string& error);
   void fail_load(const std::string& section, const std::string& error);
+  // activate_disks() fails with `error` (empty: succeeds again).
+  void fail_activate_disks(const std::string& error);
+  // False between inactivate_disks() and a successful activate_disks(); vm_start() refuses then.
+  bool disks_active() const { return disks_active_.load(); }
   std::vector<std::string> calls() const;
   void clear_calls();
   // The RAM image, region by region.
@@ -73,6 +80,8 @@ class FakeMigratable : public Migratable {
   Status stop_dirty_log() override;
   Status vm_stop_force_state(trace::RunState state, std::string_view reason) override;
   Status cpu_synchronize_all_states() override;
+  Status inactivate_disks() override;
+  Status activate_disks() override;
   Result<std::vector<uint8_t>> save_section(const SectionInfo& section) override;
   Status load_section(const SectionInfo& section, uint32_t version,
                       std::span<const uint8_t> data) override;
@@ -94,6 +103,8 @@ class FakeMigratable : public Migratable {
   std::map<std::string, std::string> save_failures_;
   std::map<std::string, std::string> load_failures_;
   std::vector<std::string> calls_;
+  std::string activate_failure_;
+  std::atomic<bool> disks_active_;
 
   // Dirty log of region 0 (the writer only writes there), one atomic word per 64 pages.
   std::unique_ptr<std::atomic<uint64_t>[]> dirty_;
