@@ -1,25 +1,28 @@
 // Live migration between two rrvm processes over a unix socket and over tcp on 127.0.0.1 while
-// the guest (2 vCPUs, rng) dirties 8 MiB of RAM every tick: precopy has to send those pages again
-// while the guest runs; the target continues the guest with every page intact, the source ends in
-// postmigrate. A target that dies mid-stream (or right after accepting) leaves the source running
-// with the failure reported by query-migrate.
-//
-// No disk here: rrvm's target opens (and flock()s) the image at start-up, which fails while the
-// source holds it, so two rrvm processes on one host cannot share a disk across a migration yet
-// (QEMU inactivates the source's images at completion and activates the target's after the load).
-// The disk side of the guest's tick work is covered across a snapshot restore (snapshot_test.cc).
+// the guest (2 vCPUs, a disk, rng) dirties 8 MiB of RAM and writes a record to its disk every tick:
+// precopy has to send those pages again while the guest runs; the target continues the guest with
+// every page intact, the source ends in postmigrate. Both processes use the same image: the source
+// gives up its lock at completion (QEMU's bdrv_inactivate_all), the target opened it unlocked and
+// takes it after the load (bdrv_activate_all), and the image holds both sides' records in order.
+// A target that dies mid-stream (or right after accepting) or cannot take the image leaves the
+// source running, with its image and the failure reported by query-migrate.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/migration_support.h"
+#include "vmm/base/fd.h"
 
 namespace rrvm::e2e {
 namespace {
@@ -41,6 +44,17 @@ std::string wait_listening(const RrvmProcess& target) {
 
 bool contains(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
+}
+
+// Complete lines starting with `prefix` and containing `part`.
+size_t count_lines_with(const std::string& text, const std::string& prefix,
+                        const std::string& part) {
+  size_t n = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) == 0 && line.find(part) != std::string::npos) ++n;
+  }
+  return n;
 }
 
 struct Source {
@@ -74,7 +88,8 @@ nlohmann::json migrate_iterating(QmpClient& qmp, const std::string& uri) {
 
 void live_migrate(const std::string& listen_uri) {
   TempDir dir;
-  const std::vector<std::string> guest = busy_guest_args("");
+  const std::string disk = make_tick_disk(dir);
+  const std::vector<std::string> guest = busy_guest_args(disk);
   Source src(dir, guest);
   ASSERT_EQ(src.qmp.connect(src.files.qmp, 10s), "") << src.vm.describe();
   ASSERT_GE(wait_ticks(src.files.console, 2, 20s).size(), 2u) << read_file(src.files.console);
@@ -117,6 +132,12 @@ void live_migrate(const std::string& listen_uri) {
   ASSERT_FALSE(target_work.empty()) << target_console;
   EXPECT_GT(target_work.front(), source_work.back());
   expect_dirty_ram_verified(target_console, source_work.back());
+  // The disk: the source's records up to its last tick, then the target's, each read back by the
+  // guest (disk=ok) on the side that wrote it.
+  expect_tick_records(disk, target_work.back(), source_work.back(),
+                      first_tick_after_stop(target_console));
+  EXPECT_EQ(count_lines_with(target_console, "tick-work ", " disk=ok"), target_work.size())
+      << target_console;
 
   auto source_events = load_trace(src.files.trace);
   // Passes between the first and the one in the downtime re-sent the working set the guest kept
@@ -126,7 +147,9 @@ void live_migrate(const std::string& listen_uri) {
   EXPECT_GE(*std::max_element(pages.begin() + 1, pages.end() - 1), DIRTY_PAGES)
       << "no precopy pass re-sent the dirtied working set";
   expect_source_completion_sequence(source_events);
-  expect_target_load_sequence(load_trace(tf.trace));
+  auto target_events = load_trace(tf.trace);
+  expect_target_load_sequence(target_events);
+  expect_disk_handover(source_events, &target_events);
 }
 
 TEST(E2eLiveMigration, OverUnixSocket) {
@@ -194,7 +217,20 @@ TEST(E2eLiveMigration, SlowTransferShowsProgressOnBothSides) {
 
 // After a failed migration: query-migrate says failed with a reason, the source runs again and
 // its guest goes on ticking.
-void expect_source_recovered(Source& src) {
+// With a disk, the source has its image back too: the guest's tick work still writes, flushes
+// and reads back its records (more `disk=ok` lines, none failing).
+void expect_disk_work_goes_on(const std::string& console_path) {
+  size_t before = count_lines_with(read_file(console_path), "tick-work ", " disk=ok");
+  EXPECT_TRUE(wait_until(10s, [&] {
+    return count_lines_with(read_file(console_path), "tick-work ", " disk=ok") >= before + 2;
+  })) << "the guest's disk work stopped after the failed migration";
+  std::string console = read_file(console_path);
+  EXPECT_EQ(count_lines_with(console, "tick-work ", " disk="),
+            count_lines_with(console, "tick-work ", " disk=ok"))
+      << console;
+}
+
+void expect_source_recovered(Source& src, bool disk = false) {
   nlohmann::json q;
   wait_until(20s, [&] {
     q = src.qmp.execute("query-migrate");
@@ -206,6 +242,7 @@ void expect_source_recovered(Source& src) {
   size_t seen = parse_ticks(read_file(src.files.console)).size();
   EXPECT_GT(wait_ticks(src.files.console, seen + 2, 10s).size(), seen + 1)
       << "the guest does not tick after the failed migration";
+  if (disk) expect_disk_work_goes_on(src.files.console);
   EXPECT_TRUE(src.qmp.ok("quit"));
   ASSERT_EQ(src.vm.wait(20s), 0) << src.vm.describe();
   auto ev = load_trace(src.files.trace);
@@ -217,7 +254,8 @@ void expect_source_recovered(Source& src) {
 TEST(E2eLiveMigration, TargetKilledMidStreamSourceResumes) {
   RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
-  Source src(dir);
+  const std::string disk = make_tick_disk(dir);
+  Source src(dir, busy_guest_args(disk));
   ASSERT_EQ(src.qmp.connect(src.files.qmp, 10s), "") << src.vm.describe();
   ASSERT_GE(wait_ticks(src.files.console, 2, 20s).size(), 2u);
   VmFiles tf = vm_files(dir, "target");
@@ -234,8 +272,58 @@ TEST(E2eLiveMigration, TargetKilledMidStreamSourceResumes) {
   EXPECT_TRUE(mid == "active" || mid == "device" || mid == "setup") << q.dump();
   target.signal(SIGKILL);
   ASSERT_TRUE(target.wait(10s).has_value());
-  expect_source_recovered(src);
+  expect_source_recovered(src, true);
   EXPECT_TRUE(parse_ticks(read_file(tf.console)).empty()) << "the killed target ran the guest";
+}
+
+// A target that cannot take its disk image after the load (another process holds it) refuses the
+// migration naming the image and exits as for any failed load; the source, which gave its image
+// up before its End record, takes it back and its guest goes on writing to it.
+TEST(E2eLiveMigration, TargetThatCannotLockItsDiskRefusesAndTheSourceTakesItsBack) {
+  RRVM_E2E_REQUIRE_KVM();
+  TempDir dir;
+  const std::string disk = make_tick_disk(dir);
+  Source src(dir, busy_guest_args(disk));
+  ASSERT_EQ(src.qmp.connect(src.files.qmp, 10s), "") << src.vm.describe();
+  ASSERT_GE(wait_ticks(src.files.console, 2, 20s).size(), 2u) << read_file(src.files.console);
+  // The target's image (same size) is locked by this test, as by another VM.
+  const std::string other = dir.file("other.img");
+  ASSERT_TRUE(std::filesystem::copy_file(disk, other));
+  Fd held(::open(other.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(held.valid()) << std::strerror(errno);
+  ASSERT_EQ(::flock(held.get(), LOCK_EX | LOCK_NB), 0) << std::strerror(errno);
+
+  VmFiles tf = vm_files(dir, "target");
+  std::vector<std::string> target_args = {"--incoming", "unix:" + dir.file("mig.sock")};
+  for (const std::string& a : busy_guest_args(other)) target_args.push_back(a);
+  RrvmProcess target(dir, "target", vm_args(tf, target_args));
+  std::string uri = wait_listening(target);
+  ASSERT_FALSE(uri.empty()) << target.describe();
+  nlohmann::json q = migrate_and_wait(src.qmp, uri, 30s);
+  EXPECT_EQ(str_field(q, "status"), "failed") << q.dump();
+  std::string why = str_field(q, "error-desc");
+  EXPECT_NE(why.find("the migration target refused the stream"), std::string::npos) << why;
+  EXPECT_NE(why.find(other), std::string::npos) << why;
+  auto status = target.wait(20s);
+  ASSERT_TRUE(status.has_value()) << target.describe();
+  EXPECT_EQ(*status, 1) << target.describe();
+  EXPECT_NE(target.err().find("lock disk image " + other), std::string::npos) << target.err();
+  EXPECT_TRUE(parse_ticks(read_file(tf.console)).empty()) << "the refusing target ran the guest";
+
+  EXPECT_TRUE(wait_until(10s, [&] { return src.qmp.status() == "running"; }));
+  expect_disk_work_goes_on(src.files.console);
+  EXPECT_TRUE(src.qmp.ok("quit"));
+  ASSERT_EQ(src.vm.wait(20s), 0) << src.vm.describe();
+  // Released before End, taken back before the VM ran again.
+  auto ev = load_trace(src.files.trace);
+  long released = core::testing::find_event(
+      ev, 0, core::testing::is(trace::EventType::DeviceBackend, "lock released"));
+  long taken = core::testing::find_event(
+      ev, released, core::testing::is(trace::EventType::DeviceBackend, "lock taken"));
+  long resumed = core::testing::find_event(
+      ev, released, core::testing::is(trace::EventType::RunStateChange, "-> running"));
+  ASSERT_GE(released, 0);
+  EXPECT_TRUE(taken > released && taken < resumed) << released << " " << taken << " " << resumed;
 }
 
 TEST(E2eLiveMigration, TargetGoneRightAfterAcceptSourceResumes) {

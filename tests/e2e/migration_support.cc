@@ -182,6 +182,30 @@ void expect_dirty_ram_verified(const std::string& target_console, uint64_t sourc
       << source_last_work;
 }
 
+void expect_disk_handover(const std::vector<TracedEvent>& source,
+                          const std::vector<TracedEvent>* target) {
+  long saved = find_event(source, 0, is(EventType::SnapshotSection, "save device=virtio-blk0 "));
+  ASSERT_GE(saved, 0) << describe(source, 0, source.size());
+  long released = find_event(source, 0,
+                             is(EventType::DeviceBackend, "device=virtio-blk0 stop reason=\"disk image"));
+  long post = find_event(source, 0, is(EventType::RunStateChange, "finish-migrate -> postmigrate"));
+  ASSERT_GE(released, 0) << "the source never released its disk image";
+  EXPECT_TRUE(saved < released && released < post) << describe(source, saved, source.size());
+  EXPECT_NE(source[released].text.find("lock released"), std::string::npos) << source[released].str();
+  EXPECT_TRUE(backtrace_has(source[released], {"bdrv_inactivate_all", "migration_completion"}))
+      << source[released].str();
+  if (!target) return;
+  const auto& ev = *target;
+  long loaded = find_event(ev, 0, is(EventType::SnapshotSection, "load device=virtio-blk0 "));
+  long taken =
+      find_event(ev, 0, is(EventType::DeviceBackend, "device=virtio-blk0 start reason=\"disk image"));
+  long running = find_event(ev, 0, is(EventType::RunStateChange, "inmigrate -> running"));
+  ASSERT_GE(taken, 0) << "the target never took the disk image";
+  EXPECT_TRUE(loaded >= 0 && loaded < taken && taken < running) << describe(ev, 0, ev.size());
+  EXPECT_NE(ev[taken].text.find("exclusive lock taken"), std::string::npos) << ev[taken].str();
+  EXPECT_TRUE(backtrace_has(ev[taken], {"bdrv_activate_all"})) << ev[taken].str();
+}
+
 void expect_tick_records(const std::string& image, uint64_t last_tick, uint64_t source_last_work,
                          uint64_t target_checked_tick) {
   std::string bytes = read_file(image);

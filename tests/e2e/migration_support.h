@@ -28,6 +28,13 @@ void expect_source_completion_sequence(const std::vector<TracedEvent>& ev);
 // KVMCLOCK_CTRL per vCPU before any vCPU exit.
 void expect_target_load_sequence(const std::vector<TracedEvent>& ev);
 
+// The disk image handover (QEMU's bdrv_inactivate_all / bdrv_activate_all): the source released
+// virtio-blk0's lock after its device sections and before postmigrate, under bdrv_inactivate_all;
+// the target took it after its last section load and before the VM ran. Pass null `target` for a
+// snapshot to a file whose restore is checked elsewhere.
+void expect_disk_handover(const std::vector<TracedEvent>& source,
+                          const std::vector<TracedEvent>* target);
+
 // The first tick the target should print after the source's console `source_console`: the one
 // after the last complete tick line, or the one after that when the source stopped in the middle
 // of printing a tick line (the counter was already incremented in the saved RAM).

@@ -146,6 +146,68 @@ TEST(E2eSnapshot, ClockAdvanceBringsGuestWallTimeToHostTime) {
       << "guest wall time differs from the host's by " << skew << " ns";
 }
 
+// A snapshot to a file gives the disk image up as a live migration does (QEMU inactivates for any
+// migration): a restore takes it while the source still sits in postmigrate. `cont` on the source
+// then fails, naming the image the restored VM holds, and leaves it in postmigrate; once the
+// restored VM is gone, `cont` takes the image back and the source's guest runs and writes again.
+TEST(E2eSnapshot, RestoreWhileTheSourceSitsInPostmigrate) {
+  RRVM_E2E_REQUIRE_KVM();
+  TempDir dir;
+  VmFiles sf = vm_files(dir, "source");
+  const std::string disk = make_tick_disk(dir);
+  RrvmProcess source(dir, "source", vm_args(sf, busy_guest_args(disk)));
+  QmpClient sq;
+  ASSERT_EQ(sq.connect(sf.qmp, 10s), "") << source.describe();
+  ASSERT_GE(wait_ticks(sf.console, 3, 20s).size(), 3u) << read_file(sf.console);
+  const std::string snapshot = dir.file("vm.snap");
+  nlohmann::json q = migrate_and_wait(sq, "file:" + snapshot, 30s);
+  ASSERT_EQ(str_field(q, "status"), "completed") << q.dump();
+  ASSERT_EQ(sq.status(), "postmigrate");
+  const std::string source_console = read_file(sf.console);
+
+  VmFiles tf = vm_files(dir, "target");
+  std::vector<std::string> args = {"--incoming", "file:" + snapshot};
+  for (const std::string& a : busy_guest_args(disk)) args.push_back(a);
+  RrvmProcess target(dir, "target", vm_args(tf, args));
+  QmpClient tq;
+  ASSERT_EQ(tq.connect(tf.qmp, 10s), "") << target.describe();
+  ASSERT_GE(wait_ticks(tf.console, 2, 20s).size(), 2u) << read_file(tf.console)
+                                                       << target.describe();
+  EXPECT_EQ(tq.status(), "running");
+
+  nlohmann::json refused = sq.execute("cont");
+  ASSERT_TRUE(refused.contains("error")) << refused.dump();
+  std::string why = refused["error"].value("desc", "");
+  EXPECT_NE(why.find("lock disk image " + disk), std::string::npos) << why;
+  EXPECT_EQ(sq.status(), "postmigrate");
+  EXPECT_EQ(read_file(sf.console), source_console) << "the source ran without its disk image";
+
+  EXPECT_TRUE(tq.ok("quit"));
+  ASSERT_EQ(target.wait(20s), 0) << target.describe();
+  std::string target_console = read_file(tf.console);
+  auto source_work = parse_tick_work(source_console);
+  auto target_work = parse_tick_work(target_console);
+  ASSERT_FALSE(source_work.empty());
+  ASSERT_FALSE(target_work.empty()) << target_console;
+  expect_tick_records(disk, target_work.back(), source_work.back(),
+                      first_tick_after_stop(target_console));
+
+  ASSERT_TRUE(sq.ok("cont"));
+  EXPECT_EQ(sq.status(), "running");
+  size_t seen = parse_tick_work(read_file(sf.console)).size();
+  EXPECT_TRUE(wait_until(10s, [&] { return parse_tick_work(read_file(sf.console)).size() >= seen + 2; }))
+      << read_file(sf.console);
+  EXPECT_TRUE(sq.ok("quit"));
+  ASSERT_EQ(source.wait(20s), 0) << source.describe();
+  auto ev = load_trace(sf.trace);
+  expect_disk_handover(ev, nullptr);
+  long taken = core::testing::find_event(
+      ev, 0, core::testing::is(trace::EventType::DeviceBackend, "lock taken"));
+  long resumed = core::testing::find_event(
+      ev, 0, core::testing::is(trace::EventType::RunStateChange, "postmigrate -> running"));
+  EXPECT_TRUE(taken >= 0 && taken < resumed) << taken << " " << resumed;
+}
+
 // A corrupt snapshot: rrvm refuses it with a message naming where, exits non-zero, and the
 // guest never ran (nothing on its console).
 void expect_refused(const TempDir& dir, const Saved& saved, const std::string& file,
