@@ -6,9 +6,9 @@
 // takes it after the load (bdrv_activate_all), and the image holds both sides' records in order.
 // A target that dies mid-stream (or right after accepting) or cannot take the image leaves the
 // source running, with its image and the failure reported by query-migrate.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -186,19 +186,20 @@ void expect_disk_handover(const std::vector<TracedEvent>& source,
                           const std::vector<TracedEvent>* target) {
   long saved = find_event(source, 0, is(EventType::SnapshotSection, "save device=virtio-blk0 "));
   ASSERT_GE(saved, 0) << describe(source, 0, source.size());
-  long released = find_event(source, 0,
-                             is(EventType::DeviceBackend, "device=virtio-blk0 stop reason=\"disk image"));
+  long released = find_event(
+      source, 0, is(EventType::DeviceBackend, "device=virtio-blk0 stop reason=\"disk image"));
   long post = find_event(source, 0, is(EventType::RunStateChange, "finish-migrate -> postmigrate"));
   ASSERT_GE(released, 0) << "the source never released its disk image";
   EXPECT_TRUE(saved < released && released < post) << describe(source, saved, source.size());
-  EXPECT_NE(source[released].text.find("lock released"), std::string::npos) << source[released].str();
+  EXPECT_NE(source[released].text.find("lock released"), std::string::npos)
+      << source[released].str();
   EXPECT_TRUE(backtrace_has(source[released], {"bdrv_inactivate_all", "migration_completion"}))
       << source[released].str();
   if (!target) return;
   const auto& ev = *target;
   long loaded = find_event(ev, 0, is(EventType::SnapshotSection, "load device=virtio-blk0 "));
-  long taken =
-      find_event(ev, 0, is(EventType::DeviceBackend, "device=virtio-blk0 start reason=\"disk image"));
+  long taken = find_event(
+      ev, 0, is(EventType::DeviceBackend, "device=virtio-blk0 start reason=\"disk image"));
   long running = find_event(ev, 0, is(EventType::RunStateChange, "inmigrate -> running"));
   ASSERT_GE(taken, 0) << "the target never took the disk image";
   EXPECT_TRUE(loaded >= 0 && loaded < taken && taken < running) << describe(ev, 0, ev.size());

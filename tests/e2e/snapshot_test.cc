@@ -171,8 +171,8 @@ TEST(E2eSnapshot, RestoreWhileTheSourceSitsInPostmigrate) {
   RrvmProcess target(dir, "target", vm_args(tf, args));
   QmpClient tq;
   ASSERT_EQ(tq.connect(tf.qmp, 10s), "") << target.describe();
-  ASSERT_GE(wait_ticks(tf.console, 2, 20s).size(), 2u) << read_file(tf.console)
-                                                       << target.describe();
+  ASSERT_GE(wait_ticks(tf.console, 2, 20s).size(), 2u)
+      << read_file(tf.console) << target.describe();
   EXPECT_EQ(tq.status(), "running");
 
   nlohmann::json refused = sq.execute("cont");
@@ -195,8 +195,9 @@ TEST(E2eSnapshot, RestoreWhileTheSourceSitsInPostmigrate) {
   ASSERT_TRUE(sq.ok("cont"));
   EXPECT_EQ(sq.status(), "running");
   size_t seen = parse_tick_work(read_file(sf.console)).size();
-  EXPECT_TRUE(wait_until(10s, [&] { return parse_tick_work(read_file(sf.console)).size() >= seen + 2; }))
-      << read_file(sf.console);
+  EXPECT_TRUE(wait_until(10s, [&] {
+    return parse_tick_work(read_file(sf.console)).size() >= seen + 2;
+  })) << read_file(sf.console);
   EXPECT_TRUE(sq.ok("quit"));
   ASSERT_EQ(source.wait(20s), 0) << source.describe();
   auto ev = load_trace(sf.trace);

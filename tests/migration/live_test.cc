@@ -134,9 +134,9 @@ TEST(LiveMigration, TargetGoneAfterTheLastByteResumesTheSource) {
   EXPECT_NE(out.error.find("peer closed the connection"), std::string::npos) << out.error;
   // Stopped for completion, images given up before End, then taken back before running again:
   // the target never confirmed.
-  EXPECT_TRUE(in_order(source->calls(),
-                       {"vm_stop_force_state finish-migrate", "save_section serial",
-                        "inactivate_disks", "activate_disks", "vm_start"}));
+  EXPECT_TRUE(
+      in_order(source->calls(), {"vm_stop_force_state finish-migrate", "save_section serial",
+                                 "inactivate_disks", "activate_disks", "vm_start"}));
   EXPECT_EQ(source->run_state(), RunState::Running);
   EXPECT_TRUE(source->disks_active());
 }

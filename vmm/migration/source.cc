@@ -251,8 +251,7 @@ Status MigrationSource::resume_after_failure(bool cancelled) {
         Status s = vm_.set_run_state(RunState::Paused, "migration failed: disk images inactive");
         if (!s.ok()) spdlog::error("migration: {}", s.error().describe());
       }
-      return active.error().context(
-          "the VM stays paused: its disk images could not be taken back");
+      return active.error().context("the VM stays paused: its disk images could not be taken back");
     }
     disks_inactive_ = false;
   }
