@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "trace/clock.h"
 #include "trace/reader.h"
 #include "trace/recorder.h"
 #include "trace/span.h"
@@ -57,16 +58,22 @@ void BM_EmitSmallEvent(benchmark::State& state) {
   }
   set_thread_vcpu(state.thread_index());
   auto vcpu = static_cast<int32_t>(state.thread_index());
+  // Events reported in g_emitted and not yet taken by the writer (written or dropped). Signed: a
+  // thread's last < CHECK_EVERY emits are taken before they are reported, so this can go below 0.
+  auto backlog = [] {
+    auto s = g_emit_recorder->stats();
+    return static_cast<int64_t>(g_emitted.load(std::memory_order_relaxed)) -
+           static_cast<int64_t>(s.events + s.dropped);
+  };
   uint64_t i = 0;
   for (auto _ : state) {
     emit(KvmclockCtrl{vcpu, static_cast<int32_t>(i & 1)});
     if ((++i % CHECK_EVERY) == 0) {
-      uint64_t emitted = g_emitted.fetch_add(CHECK_EVERY, std::memory_order_relaxed) + CHECK_EVERY;
+      g_emitted.fetch_add(CHECK_EVERY, std::memory_order_relaxed);
       // About 40 bytes a record: keep the backlog well under half a buffer.
-      if (emitted - g_emit_recorder->stats().events > BUFFER / 40 / 4) {
+      if (backlog() > static_cast<int64_t>(BUFFER / 40 / 4)) {
         state.PauseTiming();
-        while (g_emitted.load(std::memory_order_relaxed) - g_emit_recorder->stats().events >
-               CHECK_EVERY * 4) {
+        while (backlog() > static_cast<int64_t>(CHECK_EVERY * 4)) {
           std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
         state.ResumeTiming();
@@ -84,6 +91,18 @@ void BM_EmitSmallEvent(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EmitSmallEvent)->Threads(1)->Threads(2)->MinTime(0.2);
+
+// The floor under BM_EmitSmallEvent: one read of the time stamp every emit takes (the TSC where the
+// kernel trusts it, else CLOCK_MONOTONIC through the vDSO; the same choice the recorder's Auto
+// makes). Reported so that emit's own cost (the difference) can be told from the host's clock.
+void BM_EmitTickRead(benchmark::State& state) {
+  auto source =
+      internal::tsc_is_reliable() ? internal::TickSource::Tsc : internal::TickSource::Monotonic;
+  state.SetLabel(std::string(internal::tick_source_name(source)));
+  for (auto _ : state) benchmark::DoNotOptimize(internal::read_ticks(source));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EmitTickRead)->MinTime(0.2);
 
 // --- end-to-end writer throughput --------------------------------------------------------------
 
@@ -167,10 +186,17 @@ void report_size(benchmark::State& state, Recorder& rec, uint64_t small_events) 
   std::remove(rec.path().c_str());
 }
 
+// The compression level of the size benchmarks: the recorder's default unless RRVM_BENCH_ZSTD_LEVEL
+// names another (to weigh size against the writer's CPU cost).
+int size_zstd_level() {
+  const char* level = std::getenv("RRVM_BENCH_ZSTD_LEVEL");
+  return level != nullptr ? std::atoi(level) : RecorderOptions{}.zstd_level;
+}
+
 // Small events only: kvmclock ctrl and TSC reads from 2 vCPU threads, 1-3 us apart.
 void BM_SizeSmallEvents(benchmark::State& state) {
   for (auto _ : state) {
-    auto rec = open_recorder({.path = bench_path("size-small")});
+    auto rec = open_recorder({.path = bench_path("size-small"), .zstd_level = size_zstd_level()});
     install(rec.get());
     std::vector<std::thread> vcpus;
     for (int v = 0; v < 2; ++v) {
@@ -208,7 +234,7 @@ void BM_SizeRealisticMix(benchmark::State& state) {
   for (uint32_t i = 0x200; i < 0x210; ++i) msrs.push_back({i, i & 1 ? 0xfff800800ull : 0x6ull});
   for (uint32_t i = 0x400; i < 0x40e; ++i) msrs.push_back({i, 0});
   for (auto _ : state) {
-    auto rec = open_recorder({.path = bench_path("size-mix")});
+    auto rec = open_recorder({.path = bench_path("size-mix"), .zstd_level = size_zstd_level()});
     install(rec.get());
     std::vector<std::thread> vcpus;
     std::atomic<uint64_t> small{0};
