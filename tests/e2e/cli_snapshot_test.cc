@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/e2e/fake_qmp_server.h"
 #include "tests/e2e/migration_support.h"
 
 namespace rrvm::e2e {
@@ -129,37 +130,14 @@ TEST(E2eCliSnapshot, InterruptCancelsTheSave) {
 // Listens on a unix socket and, for one client, writes `greeting` and waits for it to hang up.
 class FakeMonitor {
  public:
-  FakeMonitor(const std::string& path, std::string greeting) : greeting_(std::move(greeting)) {
-    listen_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(::bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
-    EXPECT_EQ(::listen(listen_, 1), 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~FakeMonitor() {
-    ::shutdown(listen_, SHUT_RDWR);  // wakes accept() when no client came
-    thread_.join();
-    ::close(listen_);
-  }
+  FakeMonitor(const std::string& path, std::string greeting)
+      : server_(path, [greeting = std::move(greeting)](e2e::FakeQmpPeer& peer) {
+          peer.send(greeting);
+          peer.wait_for_hangup();
+        }) {}
 
  private:
-  void serve() {
-    int c = ::accept(listen_, nullptr, nullptr);
-    if (c < 0) return;
-    timeval tv{10, 0};
-    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (::send(c, greeting_.data(), greeting_.size(), MSG_NOSIGNAL) < 0) ADD_FAILURE() << "send";
-    char buf[256];
-    while (::read(c, buf, sizeof(buf)) > 0) {
-    }
-    ::close(c);
-  }
-
-  std::string greeting_;
-  int listen_ = -1;
-  std::thread thread_;
+  e2e::FakeQmpServer server_;
 };
 
 // No KVM needed: the CLI refuses before any VM is involved.

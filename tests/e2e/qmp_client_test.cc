@@ -13,6 +13,7 @@
 #include <functional>
 #include <thread>
 
+#include "tests/e2e/fake_qmp_server.h"
 #include "tests/e2e/rrvm_process.h"
 
 namespace rrvm::monitor {
@@ -20,84 +21,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using e2e::TempDir;
-
-constexpr const char* GREETING =
-    R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 1, "major": 0}, "package": "rrvm 0.1.0"},)"
-    R"( "capabilities": []}})"
-    "\r\n";
+using FakeServer = e2e::FakeQmpServer;
+using Peer = e2e::FakeQmpPeer;
+constexpr const char* GREETING = e2e::RRVM_QMP_GREETING;
 
 bool contains(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
 }
-
-// One accepted connection of a FakeServer, as its script sees it.
-class Peer {
- public:
-  explicit Peer(int fd) : fd_(fd) {}
-  void send(const std::string& text) {
-    ASSERT_EQ(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(text.size()));
-  }
-  // The next line the client sent, "" when it hung up (reads time out after 10 s).
-  std::string read_line() {
-    for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      char chunk[512];
-      ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n <= 0) return "";
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-  // Greets, then answers qmp_capabilities.
-  void handshake() {
-    send(GREETING);
-    EXPECT_TRUE(contains(read_line(), "qmp_capabilities"));
-    send("{\"return\": {}}\r\n");
-  }
-
- private:
-  int fd_;
-  std::string buf_;
-};
-
-// Listens on a unix socket and runs `script` for the one client, then hangs up.
-class FakeServer {
- public:
-  FakeServer(const std::string& path, std::function<void(Peer&)> script)
-      : script_(std::move(script)) {
-    listen_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(::bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
-    EXPECT_EQ(::listen(listen_, 1), 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~FakeServer() {
-    ::shutdown(listen_, SHUT_RDWR);  // wakes accept() when no client came
-    thread_.join();
-    ::close(listen_);
-  }
-
- private:
-  void serve() {
-    int c = ::accept(listen_, nullptr, nullptr);
-    if (c < 0) return;
-    timeval tv{10, 0};
-    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    Peer peer(c);
-    script_(peer);
-    ::close(c);
-  }
-
-  std::function<void(Peer&)> script_;
-  int listen_ = -1;
-  std::thread thread_;
-};
 
 TEST(E2eQmpClient, RepliesEventsAndFraming) {
   TempDir dir;
