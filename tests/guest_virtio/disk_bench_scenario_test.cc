@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tests/boot/run_process.h"
+#include "tests/guest_virtio/kvm_dir_test.h"
 #include "trace/events.h"
 #include "trace/reader.h"
 
@@ -99,22 +100,9 @@ std::vector<std::string> guest_status_words(const std::string& trace_path) {
   return words;
 }
 
-class BlkBench : public ::testing::Test {
+class BlkBench : public guest_virtio::KvmDirTest {
  protected:
-  void SetUp() override {
-    int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      std::printf("skipped: cannot open /dev/kvm\n");
-      GTEST_SKIP() << "cannot open /dev/kvm";
-    }
-    ::close(fd);
-    char tmpl[] = "/tmp/rrvm-blk-bench-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  BlkBench() : KvmDirTest("rrvm-blk-bench") {}
 
   // rrvm run with the image as its disk; returns the result, the console in *serial.
   boot::testing::ProcessResult run_rrvm(const std::string& append, std::string* serial) {
@@ -127,8 +115,6 @@ class BlkBench : public ::testing::Test {
   }
   std::string image() const { return (dir_ / "disk.img").string(); }
   std::string trace() const { return (dir_ / "t.rrtrace").string(); }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(BlkBench, WritesTaggedMibsReadsThemBackAndResetsTheDevice) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/boot/run_process.h"
+#include "tests/guest_virtio/kvm_dir_test.h"
 #include "trace/events.h"
 #include "trace/reader.h"
 
@@ -101,7 +102,8 @@ void write_host_image(const std::string& path, std::vector<uint8_t>* image) {
   image->resize(IMAGE_SECTORS * SECTOR);
   for (size_t i = 0; i < image->size(); i++) (*image)[i] = host_byte(i);
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(image->data()), static_cast<std::streamsize>(image->size()));
+  out.write(reinterpret_cast<const char*>(image->data()),
+            static_cast<std::streamsize>(image->size()));
 }
 
 // The line virtio_blk.c prints for an image made by write_host_image.
@@ -110,7 +112,8 @@ std::string expected_blk_line(const std::vector<uint8_t>& image) {
   char fnv[16];
   std::snprintf(fnv, sizeof(fnv), "%08x", fnv1a(s8, SECTOR));
   return "rrvm-guest: virtio-blk ok capacity=" + std::to_string(IMAGE_SECTORS) +
-         " flush=yes wrote=4 read-back=ok host-sector8=" + hex(s8, 16) + " host-sector8-fnv=" + fnv + "\n";
+         " flush=yes wrote=4 read-back=ok host-sector8=" + hex(s8, 16) +
+         " host-sector8-fnv=" + fnv + "\n";
 }
 
 // The image after the guest ran: its pattern in sectors 0..3, the host's bytes everywhere else.
@@ -124,36 +127,22 @@ void expect_guest_pattern(const std::string& path, const std::vector<uint8_t>& i
   }
 }
 
-class GuestVirtio : public ::testing::Test {
+class GuestVirtio : public guest_virtio::KvmDirTest {
  protected:
-  void SetUp() override {
-    int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      std::printf("skipped: cannot open /dev/kvm\n");
-      GTEST_SKIP() << "cannot open /dev/kvm";
-    }
-    ::close(fd);
-    char tmpl[] = "/tmp/rrvm-guest-virtio-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  GuestVirtio() : KvmDirTest("rrvm-guest-virtio") {}
 
-  boot::testing::ProcessResult run(const std::vector<std::string>& extra, const std::string& append) {
+  boot::testing::ProcessResult run(const std::vector<std::string>& extra,
+                                   const std::string& append) {
     std::vector<std::string> argv = {RRVM_BINARY, "run"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    for (const std::string& a : {std::string("--append"), append, std::string("--trace"), trace_path(),
-                                 std::string("--serial"), serial_path()})
+    for (const std::string& a : {std::string("--append"), append, std::string("--trace"),
+                                 trace_path(), std::string("--serial"), serial_path()})
       argv.push_back(a);
     return boot::testing::run_process(argv, 180s);
   }
   std::string trace_path() const { return (dir_ / "t.rrtrace").string(); }
   std::string serial_path() const { return (dir_ / "serial.txt").string(); }
   std::string image_path() const { return (dir_ / "disk.img").string(); }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(GuestVirtio, BlkWriteFlushReadBackAndRng) {
@@ -165,9 +154,11 @@ TEST_F(GuestVirtio, BlkWriteFlushReadBackAndRng) {
   EXPECT_EQ(r.exit_code, 0) << serial << r.err;
 
   const std::string blk_line = expected_blk_line(image);
-  EXPECT_NE(serial.find(blk_line), std::string::npos) << "want: " << blk_line << "serial:\n" << serial;
+  EXPECT_NE(serial.find(blk_line), std::string::npos) << "want: " << blk_line << "serial:\n"
+                                                      << serial;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(serial, m, std::regex("rrvm-guest: virtio-rng ok bytes=([0-9a-f]{32})\n")))
+  ASSERT_TRUE(
+      std::regex_search(serial, m, std::regex("rrvm-guest: virtio-rng ok bytes=([0-9a-f]{32})\n")))
       << serial;
   EXPECT_NE(m[1].str(), std::string(32, '0'));
   EXPECT_NE(serial.find("rrvm-guest: scenario complete"), std::string::npos) << serial;
@@ -185,11 +176,15 @@ TEST_F(GuestVirtio, ClearingDriverOkIsRefusedAndTheVmRunsOn) {
   const std::string serial = read_file(serial_path());
   ASSERT_FALSE(r.timed_out) << serial << r.err;
   EXPECT_EQ(r.exit_code, 0) << serial << r.err;
-  EXPECT_NE(serial.find("rrvm-guest: virtio-bad-status wrote=11 status-before=15 status-after=15 refused\n"),
-            std::string::npos)
+  EXPECT_NE(
+      serial.find(
+          "rrvm-guest: virtio-bad-status wrote=11 status-before=15 status-after=15 refused\n"),
+      std::string::npos)
       << serial;
   // The device still works after the refused write and a reset.
-  EXPECT_TRUE(std::regex_search(serial, std::regex("rrvm-guest: virtio-rng ok bytes=[0-9a-f]{32}\n"))) << serial;
+  EXPECT_TRUE(
+      std::regex_search(serial, std::regex("rrvm-guest: virtio-rng ok bytes=[0-9a-f]{32}\n")))
+      << serial;
   const auto seq = guest_sequences(status_writes(trace_path()));
   ASSERT_EQ(seq.size(), 1u);
   EXPECT_EQ(seq.begin()->second, "0 1 3 11 15 11! 0 0 1 3 11 15 0");
@@ -208,20 +203,46 @@ TEST_F(GuestVirtio, SameDriversUnderQemuMicrovm) {
   std::string append = "cpus=1 scenario=virtio-blk,virtio-rng";
   for (int i = 0; i < 24; i++) {
     char word[64];
-    std::snprintf(word, sizeof(word), " virtio_mmio.device=512@0x%x:%d", 0xfeb00000u + i * 512u, 5 + i);
+    std::snprintf(word, sizeof(word), " virtio_mmio.device=512@0x%x:%d", 0xfeb00000u + i * 512u,
+                  5 + i);
     append += word;
   }
-  const auto r = boot::testing::run_process(
-      {"qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-m", "64M", "-smp", "1", "-display", "none",
-       "-nodefaults", "-serial", "stdio", "-no-reboot", "-global", "virtio-mmio.force-legacy=false", "-device",
-       "isa-debug-exit,iobase=0x501,iosize=2", "-device", "virtio-blk-device,drive=d", "-drive",
-       "id=d,file=" + image_path() + ",format=raw,if=none", "-device", "virtio-rng-device", "-kernel",
-       RRVM_GUEST_ELF, "-append", append},
-      120s);
+  const auto r = boot::testing::run_process({"qemu-system-x86_64",
+                                             "-M",
+                                             "microvm",
+                                             "-accel",
+                                             "kvm",
+                                             "-m",
+                                             "64M",
+                                             "-smp",
+                                             "1",
+                                             "-display",
+                                             "none",
+                                             "-nodefaults",
+                                             "-serial",
+                                             "stdio",
+                                             "-no-reboot",
+                                             "-global",
+                                             "virtio-mmio.force-legacy=false",
+                                             "-device",
+                                             "isa-debug-exit,iobase=0x501,iosize=2",
+                                             "-device",
+                                             "virtio-blk-device,drive=d",
+                                             "-drive",
+                                             "id=d,file=" + image_path() + ",format=raw,if=none",
+                                             "-device",
+                                             "virtio-rng-device",
+                                             "-kernel",
+                                             RRVM_GUEST_ELF,
+                                             "-append",
+                                             append},
+                                            120s);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // isa-debug-exit: (status 0 << 1) | 1
   EXPECT_NE(r.out.find(expected_blk_line(image)), std::string::npos) << r.out << r.err;
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("rrvm-guest: virtio-rng ok bytes=[0-9a-f]{32}\n"))) << r.out;
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("rrvm-guest: virtio-rng ok bytes=[0-9a-f]{32}\n")))
+      << r.out;
   expect_guest_pattern(image_path(), image);
 }
 
