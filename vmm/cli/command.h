@@ -9,10 +9,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "vmm/base/result.h"
 
 namespace rrvm::cli {
 
@@ -32,6 +35,14 @@ class Command {
   virtual int run() = 0;
 };
 
+// Ends a subcommand on bad input: prints "rrvm COMMAND: ERROR" on stderr after whatever stdout
+// holds so far (so the message follows the output it concerns) and returns EXIT_BAD_INPUT.
+inline int fail_bad_input(const char* command, const Error& error) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "rrvm %s: %s\n", command, error.describe().c_str());
+  return EXIT_BAD_INPUT;
+}
+
 using CommandFactory = std::function<std::unique_ptr<Command>()>;
 
 // Registered at static-initialization time by RRVM_REGISTER_COMMAND.
@@ -43,6 +54,6 @@ struct CommandRegistrar {
 
 }  // namespace rrvm::cli
 
-#define RRVM_REGISTER_COMMAND(Type)                                          \
-  static ::rrvm::cli::CommandRegistrar rrvm_registrar_##Type(                \
+#define RRVM_REGISTER_COMMAND(Type)                           \
+  static ::rrvm::cli::CommandRegistrar rrvm_registrar_##Type( \
       [] { return std::unique_ptr<::rrvm::cli::Command>(new Type()); })

@@ -127,11 +127,7 @@ class DumpCommand final : public Command {
     }
   }
 
-  int fail(const Error& error) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "rrvm dump: %s\n", error.describe().c_str());
-    return EXIT_BAD_INPUT;
-  }
+  int fail(const Error& error) { return fail_bad_input(name(), error); }
 
   std::string path_;
   std::vector<std::string> types_;

@@ -112,11 +112,7 @@ class InfoCommand final : public Command {
   }
 
  private:
-  int fail(const Error& error) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "rrvm info: %s\n", error.describe().c_str());
-    return EXIT_BAD_INPUT;
-  }
+  int fail(const Error& error) { return fail_bad_input(name(), error); }
   std::string path_;
 };
 RRVM_REGISTER_COMMAND(InfoCommand);

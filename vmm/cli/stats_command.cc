@@ -83,11 +83,7 @@ class StatsCommand final : public Command {
   }
 
  private:
-  int fail(const Error& error) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "rrvm stats: %s\n", error.describe().c_str());
-    return EXIT_BAD_INPUT;
-  }
+  int fail(const Error& error) { return fail_bad_input(name(), error); }
   std::string path_;
 };
 RRVM_REGISTER_COMMAND(StatsCommand);
