@@ -26,17 +26,11 @@ class CheckCommand final : public Command {
 
   int run() override {
     replay::CheckReport report = replay::check_trace(path_, {.all = all_});
-    if (!report.opened) {
-      std::fprintf(stderr, "rrvm check: %s\n", report.error->describe().c_str());
-      return EXIT_BAD_INPUT;
-    }
+    if (!report.opened) return fail_bad_input("check", *report.error);
     for (const replay::Finding& f : report.findings) print(f);
     print_summary(report);
+    if (report.error) return fail_bad_input("check", *report.error);
     std::fflush(stdout);
-    if (report.error) {
-      std::fprintf(stderr, "rrvm check: %s\n", report.error->describe().c_str());
-      return EXIT_BAD_INPUT;
-    }
     if (!report.findings.empty()) {
       if (!report.truncation.empty())
         std::fprintf(stderr, "rrvm check: %s\n", report.truncation.c_str());
