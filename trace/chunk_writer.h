@@ -44,7 +44,6 @@ class ChunkWriter {
 
  private:
   ChunkWriter(std::string path, Fd fd, ZSTD_CCtx* cctx);
-  Status compress(const void* data, size_t size, ZSTD_EndDirective mode);
   Status write_bytes(const void* data, size_t size);
   Status write_skippable(uint32_t id, const void* payload, size_t size);
 
@@ -52,8 +51,8 @@ class ChunkWriter {
   std::string path_;
   Fd fd_;
   ZSTD_CCtx* cctx_;
-  std::vector<uint8_t> out_;  // compressed bytes of the open chunk
-  size_t out_used_ = 0;
+  std::vector<uint8_t> raw_;  // Cap'n Proto bytes of the open chunk, compressed when it ends
+  std::vector<uint8_t> out_;  // the compressed chunk
   bool chunk_open_ = false;
   IndexEntry current_{};
   std::vector<IndexEntry> index_;

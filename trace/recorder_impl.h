@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -108,7 +109,10 @@ class RecorderImpl final : public Recorder {
   // The zeroed first segment of each Batch message, zeroed again after use (capnp::word is not
   // copyable: no vector).
   static constexpr size_t SCRATCH_WORDS = 64 * 1024;
-  std::unique_ptr<capnp::word[]> scratch_;
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<capnp::word[], FreeDeleter> scratch_;
   std::unordered_map<SpanId, OpenSpanInfo> open_spans_;
   uint64_t next_seq_ = 0;
   uint64_t chunk_started_ns_ = 0;
