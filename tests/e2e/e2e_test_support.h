@@ -30,6 +30,15 @@ struct VmFiles {
 inline VmFiles vm_files(const TempDir& dir, const std::string& name) {
   return {dir.file(name + ".rrtrace"), dir.file(name + ".sock"), dir.file(name + ".console")};
 }
+// Runs `rrvm check --all` (replay/) on a trace an e2e test recorded: a real rrvm run must satisfy
+// every invariant the checker knows (legal run-state changes, kvmclock monotonic, KVMCLOCK_CTRL
+// before a vCPU runs, span order).
+inline void expect_trace_checks_clean(const TempDir& dir, const std::string& trace) {
+  std::string name = "check-" + trace.substr(trace.find_last_of('/') + 1);
+  RunResult r = run_rrvm(dir, name, {"check", "--all", trace});
+  EXPECT_EQ(r.status, 0) << "rrvm check " << trace << ":\n" << r.out << r.err;
+}
+
 // The common arguments: --trace, --qmp, --serial for `files`, then `extra`.
 inline std::vector<std::string> vm_args(const VmFiles& files, std::vector<std::string> extra) {
   std::vector<std::string> args = {"run", "--trace", files.trace, "--qmp", files.qmp, "--serial",

@@ -52,6 +52,7 @@ void save_ticking_guest(const TempDir& dir, Saved* out) {
   EXPECT_TRUE(qmp.ok("quit"));
   ASSERT_EQ(vm.wait(20s), 0) << vm.describe();
   expect_source_completion_sequence(load_trace(f.trace));
+  expect_trace_checks_clean(dir, f.trace);
 }
 
 struct Restored {
@@ -79,6 +80,7 @@ void restore(const TempDir& dir, const Saved& saved, std::vector<std::string> ex
   ASSERT_EQ(vm.wait(20s), 0) << vm.describe();
   out->console = read_file(f.console);
   expect_target_load_sequence(load_trace(f.trace));
+  expect_trace_checks_clean(dir, f.trace);
 }
 
 void expect_continues(const Saved& saved, const Restored& restored) {

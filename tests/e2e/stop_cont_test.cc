@@ -168,6 +168,7 @@ TEST(E2eStopCont, FiftyCyclesKvmclockMonotonicAndPausedTimeNotCounted) {
     at = expect_stop_sequence(ev, at);
     if (at >= 0) at = expect_cont_sequence(ev, at);
   }
+  expect_trace_checks_clean(dir, f.trace);
 }
 
 }  // namespace
