@@ -160,40 +160,13 @@ TEST(LinuxInitramfs, QemuTcgMicrovmLoadsModulesAndUsesVdaAndHwrng) {
   std::ofstream(image, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 
-  auto r = testing::run_process({"qemu-system-x86_64",
-                                 "-M",
-                                 "microvm",
-                                 "-accel",
-                                 "tcg",
-                                 "-icount",
-                                 "shift=3",
-                                 "-m",
-                                 "256M",
-                                 "-smp",
-                                 "1",
-                                 "-display",
-                                 "none",
-                                 "-nodefaults",
-                                 "-serial",
-                                 "stdio",
-                                 "-no-reboot",
-                                 "-global",
-                                 "virtio-mmio.force-legacy=false",
-                                 "-device",
-                                 "isa-debug-exit,iobase=0x501,iosize=2",
-                                 "-drive",
-                                 "id=d,file=" + image + ",format=raw,if=none",
-                                 "-device",
-                                 "virtio-blk-device,drive=d",
-                                 "-device",
-                                 "virtio-rng-device",
-                                 "-kernel",
-                                 LINUX_DIR + "/bzImage",
-                                 "-initrd",
-                                 LINUX_DIR + "/initramfs.cpio.gz",
-                                 "-append",
-                                 "console=ttyS0 rrvm_initramfs.expect=vda,hwrng rrvm_initramfs.write_vda=1"},
-                                300s);
+  auto qemu = testing::qemu_microvm_command("tcg", "256M");
+  qemu.insert(qemu.end(),
+              {"-icount", "shift=3", "-drive", "id=d,file=" + image + ",format=raw,if=none",
+               "-device", "virtio-blk-device,drive=d", "-device", "virtio-rng-device", "-kernel",
+               LINUX_DIR + "/bzImage", "-initrd", LINUX_DIR + "/initramfs.cpio.gz", "-append",
+               "console=ttyS0 rrvm_initramfs.expect=vda,hwrng rrvm_initramfs.write_vda=1"});
+  auto r = testing::run_process(qemu, 300s);
   // The kernel's serial console ends lines with "\r\n".
   std::erase(r.out, '\r');
   const std::string after = read_file(image);

@@ -43,7 +43,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   std::string* sinks[2] = {&r.out, &r.err};
   int open_fds = 2;
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
       ::kill(pid, SIGKILL);
@@ -68,6 +69,28 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   ::waitpid(pid, &status, 0);
   if (!r.timed_out && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   return r;
+}
+
+std::vector<std::string> qemu_microvm_command(const std::string& accel, const std::string& memory) {
+  return {"qemu-system-x86_64",
+          "-M",
+          "microvm",
+          "-accel",
+          accel,
+          "-m",
+          memory,
+          "-smp",
+          "1",
+          "-display",
+          "none",
+          "-nodefaults",
+          "-serial",
+          "stdio",
+          "-no-reboot",
+          "-global",
+          "virtio-mmio.force-legacy=false",
+          "-device",
+          "isa-debug-exit,iobase=0x501,iosize=2"};
 }
 
 }  // namespace rrvm::boot::testing

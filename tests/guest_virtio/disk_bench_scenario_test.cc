@@ -175,34 +175,11 @@ TEST_F(BlkBench, QemuMicrovmDiskFoundByProbing) {
   }
   constexpr size_t BENCH_MIB = 2, IMAGE = (BENCH_MIB + 1) * MIB;
   write_image(image(), IMAGE);
-  const auto r = boot::testing::run_process({"qemu-system-x86_64",
-                                             "-M",
-                                             "microvm",
-                                             "-accel",
-                                             "kvm",
-                                             "-m",
-                                             "64M",
-                                             "-smp",
-                                             "1",
-                                             "-display",
-                                             "none",
-                                             "-nodefaults",
-                                             "-serial",
-                                             "stdio",
-                                             "-no-reboot",
-                                             "-global",
-                                             "virtio-mmio.force-legacy=false",
-                                             "-device",
-                                             "isa-debug-exit,iobase=0x501,iosize=2",
-                                             "-drive",
-                                             "id=d,file=" + image() + ",format=raw,if=none",
-                                             "-device",
-                                             "virtio-blk-device,drive=d",
-                                             "-kernel",
-                                             RRVM_GUEST_ELF,
-                                             "-append",
-                                             "scenario=blk-bench:2"},
-                                            120s);
+  auto qemu = boot::testing::qemu_microvm_command("kvm", "64M");
+  qemu.insert(qemu.end(), {"-drive", "id=d,file=" + image() + ",format=raw,if=none", "-device",
+                           "virtio-blk-device,drive=d", "-kernel", RRVM_GUEST_ELF, "-append",
+                           "scenario=blk-bench:2"});
+  const auto r = boot::testing::run_process(qemu, 120s);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // isa-debug-exit: (status 0 << 1) | 1
   EXPECT_NE(

@@ -207,36 +207,11 @@ TEST_F(GuestVirtio, SameDriversUnderQemuMicrovm) {
                   5 + i);
     append += word;
   }
-  const auto r = boot::testing::run_process({"qemu-system-x86_64",
-                                             "-M",
-                                             "microvm",
-                                             "-accel",
-                                             "kvm",
-                                             "-m",
-                                             "64M",
-                                             "-smp",
-                                             "1",
-                                             "-display",
-                                             "none",
-                                             "-nodefaults",
-                                             "-serial",
-                                             "stdio",
-                                             "-no-reboot",
-                                             "-global",
-                                             "virtio-mmio.force-legacy=false",
-                                             "-device",
-                                             "isa-debug-exit,iobase=0x501,iosize=2",
-                                             "-device",
-                                             "virtio-blk-device,drive=d",
-                                             "-drive",
-                                             "id=d,file=" + image_path() + ",format=raw,if=none",
-                                             "-device",
-                                             "virtio-rng-device",
-                                             "-kernel",
-                                             RRVM_GUEST_ELF,
-                                             "-append",
-                                             append},
-                                            120s);
+  auto qemu = boot::testing::qemu_microvm_command("kvm", "64M");
+  qemu.insert(qemu.end(), {"-device", "virtio-blk-device,drive=d", "-drive",
+                           "id=d,file=" + image_path() + ",format=raw,if=none", "-device",
+                           "virtio-rng-device", "-kernel", RRVM_GUEST_ELF, "-append", append});
+  const auto r = boot::testing::run_process(qemu, 120s);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // isa-debug-exit: (status 0 << 1) | 1
   EXPECT_NE(r.out.find(expected_blk_line(image)), std::string::npos) << r.out << r.err;
