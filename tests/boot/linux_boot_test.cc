@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "tests/boot/fake_bzimage.h"
 #include "tests/boot/guest_elf.h"
@@ -22,9 +24,10 @@ constexpr uint64_t MIB = 1ull << 20;
 
 GuestMemory memory(uint64_t size) { return std::move(GuestMemory::allocate(size)).value(); }
 
-Result<BootPlan> boot(const GuestMemory& mem, const std::vector<uint8_t>& kernel, const std::string& cmdline,
-                      std::span<const uint8_t> initrd = {}) {
-  return load_kernel_image(mem, kernel, initrd, KernelSpec{"kernel", "", cmdline, 2, BootProtocol::Auto});
+Result<BootPlan> boot(const GuestMemory& mem, const std::vector<uint8_t>& kernel,
+                      const std::string& cmdline, std::span<const uint8_t> initrd = {}) {
+  return load_kernel_image(mem, kernel, initrd,
+                           KernelSpec{"kernel", "", cmdline, 2, BootProtocol::Auto});
 }
 
 std::string read_cstring(const GuestMemory& mem, uint64_t gpa) {
@@ -107,7 +110,8 @@ TEST(LinuxBoot, MemoryTooSmallForTheKernel) {
   GuestMemory mem = memory(16 * MIB);  // pref_address is 16 MiB
   auto plan = boot(mem, file, "");
   ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().message.find("too small for kernel"), std::string::npos) << plan.error().message;
+  EXPECT_NE(plan.error().message.find("too small for kernel"), std::string::npos)
+      << plan.error().message;
 }
 
 TEST(LinuxBoot, CommandLineLongerThanTheKernelTakes) {
@@ -171,7 +175,8 @@ TEST(KernelLoader, UnknownFormat) {
   const std::vector<uint8_t> junk(4096, 0x90);
   auto plan = boot(mem, junk, "");
   ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().message.find("neither an ELF executable nor a bzImage"), std::string::npos);
+  EXPECT_NE(plan.error().message.find("neither an ELF executable nor a bzImage"),
+            std::string::npos);
   const std::vector<uint8_t> empty;
   EXPECT_FALSE(boot(mem, empty, "").ok());
 }
@@ -206,6 +211,47 @@ TEST(KernelLoader, InitrdFileLargerThanMemory) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.error().describe().find("initrd (guest memory is 16 MiB)"), std::string::npos)
       << plan.error().describe();
+}
+
+// check_kernel_files(): what load_kernel() refuses about the files, without a VM and reading only
+// the kernel's first page; the errors are load_kernel()'s.
+TEST(KernelLoader, CheckKernelFilesBeforeAnyVm) {
+  char dir[] = "/tmp/rrvm-kernel-files-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  auto write = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+    std::string path = std::string(dir) + "/" + name;
+    FILE* f = std::fopen(path.c_str(), "wb");
+    EXPECT_NE(f, nullptr);
+    if (f != nullptr) {
+      std::fwrite(bytes.data(), 1, bytes.size(), f);
+      std::fclose(f);
+    }
+    return path;
+  };
+  const std::string bz = write("bzImage", FakeBzImage{}.build());
+  const std::string junk = write("junk", std::vector<uint8_t>(8192, 0x90));
+  const std::string big_initrd = write("initrd", std::vector<uint8_t>(17 * MIB, 1));
+
+  EXPECT_TRUE(check_kernel_files(KernelSpec{RRVM_GUEST_ELF, "", "", 1}, 16 * MIB).ok());
+  EXPECT_TRUE(check_kernel_files(KernelSpec{bz, "", "", 1}, 16 * MIB).ok());
+
+  GuestMemory mem = memory(16 * MIB);
+  // Each refusal reads as load_kernel()'s does.
+  for (const KernelSpec& spec :
+       {KernelSpec{junk, "", "", 1}, KernelSpec{"/nonexistent/k", "", "", 1},
+        KernelSpec{bz, big_initrd, "", 1}, KernelSpec{"", "", "", 1}}) {
+    Status checked = check_kernel_files(spec, 16 * MIB);
+    ASSERT_FALSE(checked.ok()) << spec.kernel_path;
+    auto loaded = load_kernel(mem, spec);
+    ASSERT_FALSE(loaded.ok()) << spec.kernel_path;
+    EXPECT_EQ(checked.error().describe(), loaded.error().describe());
+  }
+  EXPECT_NE(check_kernel_files(KernelSpec{junk, "", "", 1}, 16 * MIB)
+                .error()
+                .describe()
+                .find(junk + ": not a kernel rrvm can boot"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -12,8 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// rrvm refused the command line: a non-zero status that is not a signal, stderr naming each of
-// `words`, and the guest never printed anything.
+// rrvm refused the command line: exit status 2 (bad input), stderr naming each of `words`, and
+// the guest never printed anything. Files and sizes are checked before /dev/kvm is opened, so
+// those tests run on hosts without KVM too; the vCPU limit is KVM's and needs it.
 void expect_refused(const TempDir& dir, std::vector<std::string> args,
                     const std::vector<std::string>& words) {
   std::string console = dir.file("console");
@@ -23,19 +24,17 @@ void expect_refused(const TempDir& dir, std::vector<std::string> args,
   ASSERT_TRUE(r.status.has_value());
   EXPECT_NE(*r.status, 0) << r.err;
   EXPECT_FALSE(r.signaled) << "rrvm crashed: " << r.err;
-  EXPECT_LT(*r.status, 128) << r.err;
+  EXPECT_EQ(*r.status, 2) << r.err;  // bad input, not a host without KVM (3)
   for (const auto& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << "no '" << w << "' in: " << r.err;
   EXPECT_EQ(read_file(console), "") << "the guest ran";
 }
 
 TEST(E2eBadInput, MissingKernelFile) {
-  RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
   expect_refused(dir, {"--kernel", dir.file("no-such-kernel")}, {dir.file("no-such-kernel"), "No such file"});
 }
 
 TEST(E2eBadInput, KernelThatIsNotElfNorBzImage) {
-  RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
   std::string kernel = dir.file("kernel.txt");
   std::ofstream(kernel) << "this is not a kernel\n" << std::string(4096, 'x');
@@ -43,7 +42,6 @@ TEST(E2eBadInput, KernelThatIsNotElfNorBzImage) {
 }
 
 TEST(E2eBadInput, InitrdLargerThanGuestMemory) {
-  RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
   std::string initrd = dir.file("initrd.img");
   std::ofstream(initrd).put('\0');
@@ -52,7 +50,6 @@ TEST(E2eBadInput, InitrdLargerThanGuestMemory) {
 }
 
 TEST(E2eBadInput, MemoryTooSmall) {
-  RRVM_E2E_REQUIRE_KVM();
   TempDir dir;
   expect_refused(dir, {"--mem", "1M"}, {"--mem", "too small"});
 }

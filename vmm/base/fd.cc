@@ -1,5 +1,7 @@
 #include "vmm/base/fd.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -33,8 +35,8 @@ Mapping::~Mapping() {
 }
 
 Result<Mapping> Mapping::anonymous(size_t size) {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return errno_error("mmap of " + std::to_string(size) + " bytes");
   return Mapping(p, size);
 }
@@ -45,7 +47,7 @@ Result<Mapping> Mapping::shared(int fd, size_t size, off_t offset) {
   return Mapping(p, size);
 }
 
-Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+Result<std::string> read_file(const std::string& path, size_t max_bytes, size_t read_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return errno_error("open " + path);
   struct stat st {};
@@ -54,7 +56,7 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     return make_error(path + ": file is " + std::to_string(st.st_size) + " bytes, more than the " +
                       std::to_string(max_bytes) + " allowed");
   }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
+  std::string out(std::min(static_cast<size_t>(st.st_size), read_bytes), '\0');
   RRVM_TRY(read_exact(fd.get(), out.data(), out.size(), "read " + path));
   return out;
 }

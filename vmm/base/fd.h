@@ -60,8 +60,10 @@ class Mapping {
   size_t size_ = 0;
 };
 
-// Whole-file helpers with errors that name the path.
-Result<std::string> read_file(const std::string& path, size_t max_bytes);
+// Whole-file helpers with errors that name the path. read_file refuses a file larger than
+// `max_bytes` and returns its first `read_bytes` bytes (all of it by default).
+Result<std::string> read_file(const std::string& path, size_t max_bytes,
+                              size_t read_bytes = SIZE_MAX);
 Status write_all(int fd, const void* data, size_t len, const std::string& what);
 Status read_exact(int fd, void* data, size_t len, const std::string& what);
 

@@ -35,6 +35,34 @@ Result<BootPlan> load_elf_kernel(const GuestMemory& mem, std::span<const uint8_t
   return load_vmlinux(mem, kernel, image, linux_options(spec, initrd));
 }
 
+Error not_a_kernel(const KernelSpec& spec) {
+  return Error{spec.kernel_path +
+               ": not a kernel rrvm can boot (neither an ELF executable nor a bzImage with "
+               "\"HdrS\" at 0x202)"};
+}
+
+struct KernelFiles {
+  std::string kernel;
+  std::string initrd;
+};
+
+// The kernel's and the initrd's first `read_bytes` bytes; each file must fit in `ram` bytes.
+Result<KernelFiles> read_kernel_files(const KernelSpec& spec, uint64_t ram, size_t read_bytes) {
+  if (spec.kernel_path.empty()) return make_error("boot: no kernel given");
+  KernelFiles files;
+  auto kernel = read_file(spec.kernel_path, ram, read_bytes);
+  if (!kernel.ok()) return kernel.error().context("kernel");
+  files.kernel = std::move(kernel).value();
+  if (!spec.initrd_path.empty()) {
+    auto r = read_file(spec.initrd_path, ram, read_bytes);
+    if (!r.ok()) {
+      return r.error().context("initrd (guest memory is " + std::to_string(ram >> 20) + " MiB)");
+    }
+    files.initrd = std::move(r).value();
+  }
+  return files;
+}
+
 }  // namespace
 
 Result<BootPlan> load_kernel_image(const GuestMemory& mem, std::span<const uint8_t> kernel,
@@ -43,27 +71,25 @@ Result<BootPlan> load_kernel_image(const GuestMemory& mem, std::span<const uint8
   if (is_elf(kernel)) return load_elf_kernel(mem, kernel, initrd, spec);
   if (is_bzimage(kernel)) {
     if (spec.protocol == BootProtocol::Pvh) {
-      return make_error(spec.kernel_path + ": a bzImage has no PVH entry; boot its vmlinux ELF for PVH");
+      return make_error(spec.kernel_path +
+                        ": a bzImage has no PVH entry; boot its vmlinux ELF for PVH");
     }
     RRVM_ASSIGN_OR_RETURN(const BzImage bz, parse_bzimage(kernel, spec.kernel_path));
     return load_bzimage(mem, kernel, bz, linux_options(spec, initrd));
   }
-  return make_error(spec.kernel_path + ": not a kernel rrvm can boot (neither an ELF executable nor a bzImage with " +
-                    "\"HdrS\" at 0x202)");
+  return not_a_kernel(spec);
 }
 
 Result<BootPlan> load_kernel(const GuestMemory& mem, const KernelSpec& spec) {
-  if (spec.kernel_path.empty()) return make_error("boot: no kernel given");
-  const uint64_t ram = mem.total_size();
-  auto kernel = read_file(spec.kernel_path, ram);
-  if (!kernel.ok()) return kernel.error().context("kernel");
-  std::string initrd;
-  if (!spec.initrd_path.empty()) {
-    auto r = read_file(spec.initrd_path, ram);
-    if (!r.ok()) return r.error().context("initrd (guest memory is " + std::to_string(ram >> 20) + " MiB)");
-    initrd = std::move(r).value();
-  }
-  return load_kernel_image(mem, bytes(*kernel), bytes(initrd), spec);
+  RRVM_ASSIGN_OR_RETURN(KernelFiles files, read_kernel_files(spec, mem.total_size(), SIZE_MAX));
+  return load_kernel_image(mem, bytes(files.kernel), bytes(files.initrd), spec);
+}
+
+Status check_kernel_files(const KernelSpec& spec, uint64_t ram_bytes) {
+  // The ELF header and a bzImage's setup header ("HdrS" at 0x202) are in the first page.
+  RRVM_ASSIGN_OR_RETURN(KernelFiles files, read_kernel_files(spec, ram_bytes, 4096));
+  if (!is_elf(bytes(files.kernel)) && !is_bzimage(bytes(files.kernel))) return not_a_kernel(spec);
+  return ok_status();
 }
 
 }  // namespace rrvm::boot

@@ -41,4 +41,10 @@ Result<BootPlan> load_kernel_image(const GuestMemory& mem, std::span<const uint8
 // Reads the files (each at most the guest's RAM size: larger cannot fit) and loads them.
 Result<BootPlan> load_kernel(const GuestMemory& mem, const KernelSpec& spec);
 
+// What load_kernel() would refuse about the files alone, checked before any VM exists (so a
+// wrong path is named even on a host without KVM): the kernel and initrd can be read and fit in
+// `ram_bytes`, and the kernel starts like an ELF executable or a bzImage. Same errors as
+// load_kernel(); reads only the kernel's first page.
+Status check_kernel_files(const KernelSpec& spec, uint64_t ram_bytes);
+
 }  // namespace rrvm::boot

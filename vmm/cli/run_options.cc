@@ -75,6 +75,12 @@ int run_machine(const char* command, const machine::MachineConfig& config) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Bad input is named as such (exit 2) before /dev/kvm is opened; after that, a missing or
+  // forbidden device node is the host's problem (exit 3).
+  if (Status s = machine::Machine::check_inputs(config); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", command, s.error().describe().c_str());
+    return EXIT_BAD_INPUT;
+  }
   auto machine = machine::Machine::create(config);
   if (!machine.ok()) {
     std::fprintf(stderr, "%s: %s\n", command, machine.error().describe().c_str());

@@ -47,6 +47,10 @@ namespace rrvm::machine {
 
 class Machine final : public migration::Migratable {
  public:
+  // The user's inputs that need no KVM to check (memory size; the kernel and initrd can be read,
+  // fit in memory and look like a kernel): create() starts with it; a CLI calls it first to tell
+  // bad input from a host without KVM.
+  static Status check_inputs(const MachineConfig& config);
   static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
   ~Machine() override;
   Machine(const Machine&) = delete;
@@ -100,7 +104,7 @@ class Machine final : public migration::Migratable {
   std::vector<virtio::MmioSlot> virtio_slots() const;
   // Creates device `index` of the configuration, fresh or from its saved disk state.
   Result<std::unique_ptr<virtio::VirtioDevice>> make_virtio_device(size_t index,
-                                                                    const virtio::BlkState* saved);
+                                                                   const virtio::BlkState* saved);
   // Puts `device` behind a transport (restored from `state` when given) at the entry's slot:
   // MMIO window, ioeventfds, VM state notifier.
   Status install_virtio(size_t index, std::unique_ptr<virtio::VirtioDevice> device,

@@ -22,7 +22,8 @@ constexpr uint64_t TSS_ADDR = 0xfffbd000;
 constexpr uint64_t IDENTITY_MAP_ADDR = 0xfffbc000;
 constexpr uint64_t MIN_MEMORY = 16ull << 20;
 
-Status validate_config(const MachineConfig& c, const hv::Hypervisor& hv) {
+// What needs no KVM to check: the memory size.
+Status validate_memory(const MachineConfig& c) {
   if (c.memory_bytes < MIN_MEMORY) {
     return make_error("--mem " + std::to_string(c.memory_bytes >> 20) +
                       " MiB is too small: rrvm needs at least 16 MiB");
@@ -30,6 +31,11 @@ Status validate_config(const MachineConfig& c, const hv::Hypervisor& hv) {
   if (c.memory_bytes % GuestMemory::PAGE_SIZE != 0) {
     return make_error("--mem must be a multiple of 4 KiB");
   }
+  return ok_status();
+}
+
+// What KVM decides: how many vCPUs a VM may have.
+Status validate_vcpus(const MachineConfig& c, const hv::Hypervisor& hv) {
   int max = hv.max_vcpus();
   if (c.vcpus == 0 || static_cast<int>(c.vcpus) > max) {
     return make_error("--cpus " + std::to_string(c.vcpus) + ": KVM allows 1 to " +
@@ -64,6 +70,7 @@ Machine::Machine(const MachineConfig& config)
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
   std::unique_ptr<Machine> m(new Machine(config));
+  RRVM_TRY(check_inputs(config));
   RRVM_TRY(m->open_trace_and_kvm());
   trace::Span span("machine_init");
   RRVM_TRY(m->create_vm());
@@ -75,9 +82,18 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
   return m;
 }
 
+// The user's inputs are checked before /dev/kvm is opened, so that a wrong path or size is named
+// as such on any host (and before a trace is written).
+Status Machine::check_inputs(const MachineConfig& config) {
+  RRVM_TRY(validate_memory(config));
+  const std::string kernel = config.kernel.empty() ? rrvm_guest_path() : config.kernel;
+  return boot::check_kernel_files({.kernel_path = kernel, .initrd_path = config.initrd},
+                                  config.memory_bytes);
+}
+
 Status Machine::open_trace_and_kvm() {
   RRVM_ASSIGN_OR_RETURN(auto kvm, hv::open_kvm(config_.kvm_device));
-  RRVM_TRY(validate_config(config_, *kvm));
+  RRVM_TRY(validate_vcpus(config_, *kvm));
   if (config_.kernel.empty()) config_.kernel = rrvm_guest_path();
   if (config_.trace_path.empty()) {
     hv_ = std::move(kvm);
@@ -143,16 +159,17 @@ Status Machine::create_devices() {
     owns_console_fd_ = true;
   }
   RRVM_ASSIGN_OR_RETURN(auto com1_irq, IrqfdLine::create(*vm_, devices::COM1_IRQ));
-  serial_ = std::make_shared<devices::Serial>(devices::Serial::Options{
-      .name = "serial0",
-      .output_fd = console_fd_,
-      .on_line = [this](std::string_view line) { on_serial_line(line); },
-      .irq = std::move(com1_irq)});
+  serial_ = std::make_shared<devices::Serial>(
+      devices::Serial::Options{.name = "serial0",
+                               .output_fd = console_fd_,
+                               .on_line = [this](std::string_view line) { on_serial_line(line); },
+                               .irq = std::move(com1_irq)});
   debug_exit_ = std::make_shared<devices::DebugExit>(*requests_);
   reset_port_ = std::make_shared<devices::ResetPort>(*requests_);
   RRVM_TRY(pio_.insert(devices::COM1_PORT, devices::SERIAL_PORT_COUNT, serial_));
   RRVM_TRY(pio_.insert(devices::DEBUG_EXIT_PORT, devices::DEBUG_EXIT_PORT_COUNT, debug_exit_));
-  RRVM_TRY(pio_.insert(devices::RESET_CONTROL_PORT, devices::RESET_CONTROL_PORT_COUNT, reset_port_));
+  RRVM_TRY(
+      pio_.insert(devices::RESET_CONTROL_PORT, devices::RESET_CONTROL_PORT_COUNT, reset_port_));
   RRVM_TRY(create_virtio_devices());
   // After the vCPUs were added: their TSC-cache handlers come first on start, as in QEMU.
   kvmclock_ = std::make_unique<devices::Kvmclock>(
