@@ -25,13 +25,15 @@ void expect_refused(const TempDir& dir, std::vector<std::string> args,
   EXPECT_NE(*r.status, 0) << r.err;
   EXPECT_FALSE(r.signaled) << "rrvm crashed: " << r.err;
   EXPECT_EQ(*r.status, 2) << r.err;  // bad input, not a host without KVM (3)
-  for (const auto& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << "no '" << w << "' in: " << r.err;
+  for (const auto& w : words)
+    EXPECT_NE(r.err.find(w), std::string::npos) << "no '" << w << "' in: " << r.err;
   EXPECT_EQ(read_file(console), "") << "the guest ran";
 }
 
 TEST(E2eBadInput, MissingKernelFile) {
   TempDir dir;
-  expect_refused(dir, {"--kernel", dir.file("no-such-kernel")}, {dir.file("no-such-kernel"), "No such file"});
+  expect_refused(dir, {"--kernel", dir.file("no-such-kernel")},
+                 {dir.file("no-such-kernel"), "No such file"});
 }
 
 TEST(E2eBadInput, KernelThatIsNotElfNorBzImage) {
@@ -47,6 +49,14 @@ TEST(E2eBadInput, InitrdLargerThanGuestMemory) {
   std::ofstream(initrd).put('\0');
   std::filesystem::resize_file(initrd, 64u << 20);  // sparse: larger than the 32 MiB guest
   expect_refused(dir, {"--mem", "32M", "--initrd", initrd}, {"initrd", initrd});
+}
+
+TEST(E2eBadInput, MissingDiskImageOrADirectory) {
+  TempDir dir;
+  expect_refused(dir, {"--disk", dir.file("no-such.img")},
+                 {"virtio-blk0: open disk image " + dir.file("no-such.img"), "No such file"});
+  std::string dir_as_disk = dir.path();
+  expect_refused(dir, {"--disk", dir_as_disk}, {"virtio-blk0", dir_as_disk});
 }
 
 TEST(E2eBadInput, MemoryTooSmall) {

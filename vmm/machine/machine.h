@@ -48,8 +48,8 @@ namespace rrvm::machine {
 class Machine final : public migration::Migratable {
  public:
   // The user's inputs that need no KVM to check (memory size; the kernel and initrd can be read,
-  // fit in memory and look like a kernel): create() starts with it; a CLI calls it first to tell
-  // bad input from a host without KVM.
+  // fit in memory and look like a kernel; the disk images open): create() starts with it; a CLI
+  // calls it first to tell bad input from a host without KVM.
   static Status check_inputs(const MachineConfig& config);
   static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
   ~Machine() override;
@@ -95,6 +95,9 @@ class Machine final : public migration::Migratable {
  private:
   explicit Machine(const MachineConfig& config);
 
+  // The BlkDevice configuration of disk `index` (machine_virtio.cc).
+  static virtio::BlkConfig disk_config(const MachineConfig& config, size_t index,
+                                       bool open_inactive);
   // machine_create.cc: the construction steps above.
   Status open_trace_and_kvm();
   Status create_vm();

@@ -87,8 +87,14 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
 Status Machine::check_inputs(const MachineConfig& config) {
   RRVM_TRY(validate_memory(config));
   const std::string kernel = config.kernel.empty() ? rrvm_guest_path() : config.kernel;
-  return boot::check_kernel_files({.kernel_path = kernel, .initrd_path = config.initrd},
-                                  config.memory_bytes);
+  RRVM_TRY(boot::check_kernel_files({.kernel_path = kernel, .initrd_path = config.initrd},
+                                    config.memory_bytes));
+  // Each disk image opens as the device will open it (without taking its lock, which a migration
+  // source may still hold); the device is dropped again.
+  for (size_t i = 0; i < config.disks.size(); ++i) {
+    RRVM_TRY(virtio::BlkDevice::create(disk_config(config, i, /*open_inactive=*/true)));
+  }
+  return ok_status();
 }
 
 Status Machine::open_trace_and_kvm() {

@@ -30,16 +30,22 @@ std::vector<virtio::MmioSlot> Machine::virtio_slots() const {
   return slots;
 }
 
+virtio::BlkConfig Machine::disk_config(const MachineConfig& config, size_t index,
+                                       bool open_inactive) {
+  return virtio::BlkConfig{.name = "virtio-blk" + std::to_string(index),
+                           .path = config.disks[index].path,
+                           .read_only = config.disks[index].read_only,
+                           .open_inactive = open_inactive};
+}
+
 Result<std::unique_ptr<virtio::VirtioDevice>> Machine::make_virtio_device(
     size_t index, const virtio::BlkState* saved) {
   if (index >= config_.disks.size()) {
     virtio_[index].blk = nullptr;
-    return std::unique_ptr<virtio::VirtioDevice>(std::make_unique<virtio::RngDevice>("virtio-rng0"));
+    return std::unique_ptr<virtio::VirtioDevice>(
+        std::make_unique<virtio::RngDevice>("virtio-rng0"));
   }
-  virtio::BlkConfig blk{.name = "virtio-blk" + std::to_string(index),
-                        .path = config_.disks[index].path,
-                        .read_only = config_.disks[index].read_only,
-                        .open_inactive = !disks_active_};
+  virtio::BlkConfig blk = disk_config(config_, index, !disks_active_);
   auto device = saved ? virtio::BlkDevice::restore(blk, *saved) : virtio::BlkDevice::create(blk);
   if (!device.ok()) return device.error();
   virtio_[index].blk = device->get();
@@ -65,10 +71,10 @@ Status Machine::install_virtio(size_t index, std::unique_ptr<virtio::VirtioDevic
     RRVM_TRY(mmio_.insert(v.slot.base, v.slot.size, v.transport));
   }
   // Like QEMU's virtio_vmstate_change: backends stop when the VM stops, start when it runs.
-  v.notifier = notifiers_.add(v.transport->name(),
-                              [t = v.transport.get()](bool running, trace::RunState s) {
-                                t->vm_state_changed(running, s);
-                              });
+  v.notifier =
+      notifiers_.add(v.transport->name(), [t = v.transport.get()](bool running, trace::RunState s) {
+        t->vm_state_changed(running, s);
+      });
   return ok_status();
 }
 
