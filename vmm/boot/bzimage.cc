@@ -76,7 +76,7 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> file, const std::string& 
                       " bytes of kernel, the file has " + std::to_string(bz.kernel_size));
   }
   const bool has_pref_address = bz.protocol >= 0x20a && bz.hdr.pref_address != 0;
-  bz.load_gpa = has_pref_address ? bz.hdr.pref_address : HIGH_MEMORY_START;
+  bz.load_gpa = has_pref_address ? uint64_t{bz.hdr.pref_address} : HIGH_MEMORY_START;  // a copy: packed
   const uint64_t init_size = bz.hdr.init_size;  // a copy: hdr is packed
   bz.init_size = std::max(init_size, bz.kernel_size);
   RRVM_TRY(check_header(bz, has_pref_address, name));
