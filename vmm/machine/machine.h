@@ -48,8 +48,9 @@ namespace rrvm::machine {
 class Machine final : public migration::Migratable {
  public:
   // The user's inputs that need no KVM to check (memory size; the kernel and initrd can be read,
-  // fit in memory and look like a kernel; the disk images open): create() starts with it; a CLI
-  // calls it first to tell bad input from a host without KVM.
+  // fit in memory and look like a kernel; the disk images open). A CLI calls it before create()
+  // to tell bad input from a host without KVM; create() does not repeat it (its own steps refuse
+  // the same inputs with the same errors, only after opening /dev/kvm).
   static Status check_inputs(const MachineConfig& config);
   static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
   ~Machine() override;

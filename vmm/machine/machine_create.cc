@@ -34,6 +34,11 @@ Status validate_memory(const MachineConfig& c) {
   return ok_status();
 }
 
+// The kernel to boot: the user's, else the rrvm guest.
+std::string kernel_path(const MachineConfig& c) {
+  return c.kernel.empty() ? rrvm_guest_path() : c.kernel;
+}
+
 // What KVM decides: how many vCPUs a VM may have.
 Status validate_vcpus(const MachineConfig& c, const hv::Hypervisor& hv) {
   int max = hv.max_vcpus();
@@ -70,7 +75,6 @@ Machine::Machine(const MachineConfig& config)
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
   std::unique_ptr<Machine> m(new Machine(config));
-  RRVM_TRY(check_inputs(config));
   RRVM_TRY(m->open_trace_and_kvm());
   trace::Span span("machine_init");
   RRVM_TRY(m->create_vm());
@@ -82,13 +86,12 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
   return m;
 }
 
-// The user's inputs are checked before /dev/kvm is opened, so that a wrong path or size is named
-// as such on any host (and before a trace is written).
+// Reads only what create() would refuse later (with the same errors), without opening /dev/kvm:
+// a wrong path or size is named as such on any host, and before a trace is written.
 Status Machine::check_inputs(const MachineConfig& config) {
   RRVM_TRY(validate_memory(config));
-  const std::string kernel = config.kernel.empty() ? rrvm_guest_path() : config.kernel;
-  RRVM_TRY(boot::check_kernel_files({.kernel_path = kernel, .initrd_path = config.initrd},
-                                    config.memory_bytes));
+  RRVM_TRY(boot::check_kernel_files(
+      {.kernel_path = kernel_path(config), .initrd_path = config.initrd}, config.memory_bytes));
   // Each disk image opens as the device will open it (without taking its lock, which a migration
   // source may still hold); the device is dropped again.
   for (size_t i = 0; i < config.disks.size(); ++i) {
@@ -99,8 +102,9 @@ Status Machine::check_inputs(const MachineConfig& config) {
 
 Status Machine::open_trace_and_kvm() {
   RRVM_ASSIGN_OR_RETURN(auto kvm, hv::open_kvm(config_.kvm_device));
+  RRVM_TRY(validate_memory(config_));
   RRVM_TRY(validate_vcpus(config_, *kvm));
-  if (config_.kernel.empty()) config_.kernel = rrvm_guest_path();
+  config_.kernel = kernel_path(config_);
   if (config_.trace_path.empty()) {
     hv_ = std::move(kvm);
     return ok_status();
