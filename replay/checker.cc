@@ -1,25 +1,10 @@
 #include "replay/checker.h"
 
-#include <cstdio>
-
 #include "replay/invariants.h"
 #include "trace/format.h"
 #include "trace/reader.h"
 
 namespace rrvm::replay {
-namespace {
-
-// The line `rrvm dump` prints for the event, built from the same trace/format.h pieces.
-std::string event_line(const trace::EventRecord& e, const std::string& thread, uint64_t start_ns) {
-  std::string fields = trace::format_fields(e);
-  char head[96];
-  std::snprintf(head, sizeof head, "%8llu %s %-10s %-14s", static_cast<unsigned long long>(e.seq),
-                trace::format_time(e.time_ns, start_ns).c_str(), thread.c_str(),
-                std::string(trace::event_type_name(e.type())).c_str());
-  return std::string(head) + (fields.empty() ? "" : " ") + fields;
-}
-
-}  // namespace
 
 Checker::Checker(const trace::TraceHeader& header, CheckOptions options)
     : options_(options), start_ns_(header.monotonic_start_ns), rules_(make_rules(header)) {
@@ -35,7 +20,7 @@ void Checker::check(const trace::EventRecord& event, const std::string& thread) 
   for (auto& rule : rules_) rule->check(event, violations_);
   if (const auto* d = std::get_if<trace::Dropped>(&event.body)) report_.dropped += d->count;
   if (violations_.empty()) return;
-  std::string line = event_line(event, thread, start_ns_);
+  std::string line = trace::format_event_line(event, thread, start_ns_);
   for (Violation& v : violations_) {
     for (auto& s : report_.rules) {
       if (s.name == v.rule) ++s.findings;

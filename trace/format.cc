@@ -197,6 +197,27 @@ std::string format_time(uint64_t time_ns, uint64_t start_ns) {
   return buf;
 }
 
+std::string format_event_line(const EventRecord& event, std::string_view thread,
+                              uint64_t start_ns) {
+  // Left-aligned in a column of `width`, never cut (as printf's %-Ns).
+  auto column = [](std::string& line, std::string_view text, size_t width) {
+    line += text;
+    if (text.size() < width) line.append(width - text.size(), ' ');
+  };
+  char seq[24];
+  std::snprintf(seq, sizeof seq, "%8llu", static_cast<unsigned long long>(event.seq));
+  std::string line = seq;
+  line += ' ';
+  line += format_time(event.time_ns, start_ns);
+  line += ' ';
+  column(line, thread, 10);
+  line += ' ';
+  column(line, event_type_name(event.type()), 14);
+  std::string fields = format_fields(event);
+  if (!fields.empty()) line += ' ' + fields;
+  return line;
+}
+
 std::string format_fields(const EventRecord& event) {
   return std::visit([](const auto& e) { return fields(e); }, event.body);
 }

@@ -18,6 +18,11 @@ std::string format_fields(const EventRecord& event);
 // Seconds since the trace started, with ns precision: "1.234567890" ("-0.000000100" before it).
 std::string format_time(uint64_t time_ns, uint64_t start_ns);
 
+// One event as `rrvm dump` prints it (without the newline): seq, time since `start_ns`, thread
+// name, type name and fields, e.g.
+// `       2 0.006347641 main       run-state      running -> paused reason="qmp:stop"`.
+std::string format_event_line(const EventRecord& event, std::string_view thread, uint64_t start_ns);
+
 // A string in double quotes with C escapes for quotes, backslashes and non-printable bytes.
 std::string quoted(std::string_view s);
 

@@ -108,11 +108,7 @@ class DumpCommand final : public Command {
   }
 
   void print(const trace::Reader& r, const EventRecord& e) const {
-    std::string fields = trace::format_fields(e);
-    std::printf("%8llu %s %-10s %-14s%s%s\n", static_cast<unsigned long long>(e.seq),
-                trace::format_time(e.time_ns, start_ns_).c_str(), r.thread_name(e.thread).c_str(),
-                std::string(trace::event_type_name(e.type())).c_str(), fields.empty() ? "" : " ",
-                fields.c_str());
+    std::printf("%s\n", trace::format_event_line(e, r.thread_name(e.thread), start_ns_).c_str());
     if (!backtrace_) return;
     auto frames = r.backtrace(e.span);
     for (size_t i = 0; i < frames.size(); ++i) {
