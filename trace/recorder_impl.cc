@@ -48,8 +48,7 @@ Result<std::unique_ptr<RecorderImpl>> RecorderImpl::create(const RecorderOptions
       (options.clock == ClockChoice::Auto && tsc_is_reliable())) {
     ticks = TickSource::Tsc;
   }
-  RRVM_ASSIGN_OR_RETURN(auto writer,
-                        ChunkWriter::create(options.path, options.zstd_level));
+  RRVM_ASSIGN_OR_RETURN(auto writer, ChunkWriter::create(options.path, options.zstd_level));
   std::unique_ptr<RecorderImpl> rec(new RecorderImpl(options, std::move(writer), ticks));
   RRVM_TRY(rec->write_header_chunk(header));
   rec->thread_ = std::thread([r = rec.get()] { r->writer_main(); });
