@@ -154,11 +154,15 @@ TEST_F(KvmclockTest, CtrlEinvalIsIgnoredAndOtherErrorsDoNotStopTheStart) {
   EXPECT_EQ(vm_.run_state.get(), RunState::Running);
 }
 
-TEST_F(KvmclockTest, SetClockFailureIsFatal) {
+TEST_F(KvmclockTest, SetClockFailureIsFatalBeforeAnyVcpuRuns) {
   vm_.vm.set_clock_errno = EIO;
-  boot_and_start();
+  vm_.boot();
+  ASSERT_TRUE(vm_.control.vm_start("boot").ok());
   EXPECT_TRUE(shutdown_requested());
   EXPECT_EQ(vm_.log.count("KVM_KVMCLOCK_CTRL"), 0u);
+  // QEMU aborts here; rrvm must not let the guest run on a clock it could not set.
+  EXPECT_FALSE(vm_.fake(0).wait_runs(1, std::chrono::milliseconds(50)));
+  EXPECT_EQ(vm_.log.count("KVM_RUN"), 0u);
 }
 
 TEST_F(KvmclockTest, GetClockFailureOnStopIsFatal) {

@@ -35,6 +35,11 @@ std::optional<RequestQueue::Shutdown> RequestQueue::take_shutdown() {
   return std::exchange(shutdown_, std::nullopt);
 }
 
+bool RequestQueue::shutdown_pending() const {
+  std::lock_guard lock(mu_);
+  return shutdown_.has_value();
+}
+
 std::optional<ShutdownCause> RequestQueue::take_reset() {
   std::lock_guard lock(mu_);
   return std::exchange(reset_, std::nullopt);

@@ -33,6 +33,8 @@ class RequestQueue final : public VmRequests {
   std::optional<Shutdown> take_shutdown();
   std::optional<ShutdownCause> take_reset();
   std::optional<VmStop> take_vmstop();
+  // Whether a shutdown was requested and not yet taken (any thread).
+  bool shutdown_pending() const;
 
  protected:
   // The first shutdown request decides the exit status: a later `quit` must not hide a guest's
@@ -44,7 +46,7 @@ class RequestQueue final : public VmRequests {
  private:
   MainLoop& loop_;
   const bool no_reboot_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::optional<Shutdown> shutdown_;
   std::optional<ShutdownCause> reset_;
   std::optional<VmStop> vmstop_;

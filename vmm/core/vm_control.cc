@@ -67,7 +67,17 @@ Result<bool> VmControl::vm_prepare_start(std::string_view reason) {
 Status VmControl::vm_start(std::string_view reason) {
   trace::Span span("vm_start");
   RRVM_ASSIGN_OR_RETURN(bool started, vm_prepare_start(reason));
-  if (started) vcpus_.resume_all();
+  if (!started) return ok_status();
+  // A start notifier that cannot keep the guest's state (kvmclock when KVM_SET_CLOCK fails)
+  // requests a shutdown where QEMU aborts: the guest must not run a single instruction on that
+  // state, so the vCPUs stay stopped and the main loop's next step ends the VM.
+  if (requests_.shutdown_pending()) {
+    std::string text = "vCPUs not resumed: a shutdown was requested while the VM started";
+    spdlog::warn("{}", text);
+    trace::emit(trace::Warning{"vm_control", text});
+    return ok_status();
+  }
+  vcpus_.resume_all();
   return ok_status();
 }
 

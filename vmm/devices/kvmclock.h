@@ -13,7 +13,8 @@
 // start (running=true):
 //   1. unreliable clock: recompute it from vCPU 0's pvclock page in guest memory
 //      (tsc_timestamp <= the vCPU's TSC must hold);
-//   2. KVM_SET_CLOCK (a failure is fatal: rrvm ends, as QEMU aborts);
+//   2. KVM_SET_CLOCK (a failure is fatal, as QEMU aborts: rrvm requests a shutdown and
+//      VmControl::vm_start leaves every vCPU stopped);
 //   3. KVMCLOCK_CTRL on every vCPU through its thread, before any vCPU resumes: the guest's
 //      PVCLOCK_GUEST_STOPPED flag lives in the pvclock page, not in saved memory; EINVAL (the
 //      guest has not enabled kvmclock) is ignored;
