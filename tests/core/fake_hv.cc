@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
+#include "vmm/hv/caps.h"
+#include "vmm/hv/cpuid.h"
 #include "vmm/hv/msr_index.h"
 
 namespace rrvm::core::testing {
@@ -81,6 +84,14 @@ size_t FakeVcpu::kicks() const {
   return kicks_;
 }
 
+void FakeVcpu::exit_every(std::chrono::milliseconds period, hv::Exit exit,
+                          std::vector<uint8_t> data, std::function<void()> guest_work) {
+  std::lock_guard lock(mu_);
+  idle_period_ = period;
+  idle_exit_ = {std::move(exit), std::move(data)};
+  guest_work_ = std::move(guest_work);
+}
+
 bool FakeVcpu::wait_runs(size_t n, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return runs_ >= n; });
@@ -92,9 +103,23 @@ Result<hv::Exit> FakeVcpu::run() {
   std::unique_lock lock(mu_);
   ++runs_;
   cv_.notify_all();
-  // A guest that runs until something happens: a scripted exit, or a kick (immediate_exit).
-  cv_.wait(lock, [&] { return kicked_ || !exits_.empty(); });
-  if (exits_.empty()) return hv::Exit{.kind = hv::Exit::Kind::Interrupted};
+  // A guest that runs until something happens: a scripted exit, or a kick (immediate_exit), or
+  // its idle period ends.
+  auto woken = [&] { return kicked_ || !exits_.empty(); };
+  if (idle_period_) {
+    if (!cv_.wait_for(lock, *idle_period_, woken)) {
+      if (guest_work_) {
+        auto work = guest_work_;
+        lock.unlock();  // the work may take the VMM's locks (guest memory's dirty log)
+        work();
+        lock.lock();
+      }
+      exits_.push_back(idle_exit_);
+    }
+  } else {
+    cv_.wait(lock, woken);
+  }
+  if (kicked_ && exits_.empty()) return hv::Exit{.kind = hv::Exit::Kind::Interrupted};
   auto [exit, data] = std::move(exits_.front());
   exits_.pop_front();
   if (exit.kind == hv::Exit::Kind::Io || exit.kind == hv::Exit::Kind::Mmio) {
@@ -215,12 +240,41 @@ Status FakeVm::logged(const char* name, int err) {
 
 Result<std::unique_ptr<hv::Vcpu>> FakeVm::create_vcpu(int index) {
   RRVM_TRY(logged("KVM_CREATE_VCPU"));
-  return std::unique_ptr<hv::Vcpu>(std::make_unique<FakeVcpu>(index, log_));
+  auto vcpu = std::make_unique<FakeVcpu>(index, log_);
+  if (typical_msrs) give_typical_msrs(*vcpu);
+  created_vcpus.push_back(vcpu.get());
+  return std::unique_ptr<hv::Vcpu>(std::move(vcpu));
 }
 
-Result<std::vector<uint64_t>> FakeVm::get_dirty_log(uint32_t, uint64_t size) {
+Status FakeVm::set_memory_region(const hv::MemoryRegion& region) {
+  std::lock_guard lock(mu_);
+  RRVM_TRY(logged("KVM_SET_USER_MEMORY_REGION"));
+  // As KVM: (re-)registering a slot starts its dirty log empty.
+  slots_[region.slot] = Slot{region.guest_phys_addr, region.size, region.log_dirty,
+                             std::vector<uint64_t>((region.size / 4096 + 63) / 64, 0)};
+  return ok_status();
+}
+
+void FakeVm::guest_wrote(uint64_t gpa, uint64_t len) {
+  std::lock_guard lock(mu_);
+  for (auto& [index, slot] : slots_) {
+    if (!slot.log_dirty || len == 0 || gpa < slot.gpa || gpa - slot.gpa >= slot.size) continue;
+    uint64_t first = (gpa - slot.gpa) / 4096;
+    uint64_t last = (std::min(gpa - slot.gpa + len, slot.size) - 1) / 4096;
+    for (uint64_t p = first; p <= last; ++p) slot.dirty[p / 64] |= 1ull << (p % 64);
+  }
+}
+
+Result<std::vector<uint64_t>> FakeVm::get_dirty_log(uint32_t slot, uint64_t size) {
+  std::lock_guard lock(mu_);
   RRVM_TRY(logged("KVM_GET_DIRTY_LOG"));
-  return std::vector<uint64_t>((size / 4096 + 63) / 64, 0);
+  std::vector<uint64_t> bits((size / 4096 + 63) / 64, 0);
+  auto it = slots_.find(slot);
+  if (it != slots_.end() && it->second.log_dirty && it->second.dirty.size() == bits.size()) {
+    bits.swap(it->second.dirty);
+    it->second.dirty.assign(bits.size(), 0);
+  }
+  return bits;
 }
 
 Result<hv::Blob> FakeVm::get_irqchip(uint32_t) {
@@ -233,10 +287,23 @@ Result<hv::Blob> FakeVm::get_pit() {
   return hv::Blob(112, 0);
 }
 
+namespace {
+uint64_t monotonic_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
 Result<hv::ClockData> FakeVm::get_clock() {
   std::lock_guard lock(mu_);
   RRVM_TRY(logged("KVM_GET_CLOCK", get_clock_errno));
-  return clock;
+  if (!ticking_clock) return clock;
+  uint64_t now = monotonic_now_ns();
+  if (clock_set_at_ns_ == 0) clock_set_at_ns_ = now;
+  hv::ClockData c = clock;
+  c.clock_ns += now - clock_set_at_ns_;
+  return c;
 }
 
 Status FakeVm::set_clock(const hv::ClockData& c) {
@@ -245,7 +312,60 @@ Status FakeVm::set_clock(const hv::ClockData& c) {
   if (!err && refuse_realtime && (c.flags & hv::CLOCK_FLAG_REALTIME)) err = EINVAL;
   RRVM_TRY(logged("KVM_SET_CLOCK", err));
   set_clocks.push_back(c);
+  if (ticking_clock) {
+    clock.clock_ns = c.clock_ns;
+    clock_set_at_ns_ = monotonic_now_ns();
+  }
   return ok_status();
+}
+
+// --- FakeHypervisor ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<hv::Vm>> FakeHypervisor::create_vm() {
+  log_.add(Call{"KVM_CREATE_VM", -1, std::this_thread::get_id()});
+  auto made = std::make_unique<FakeVm>(log_);
+  made->ticking_clock = true;
+  made->typical_msrs = true;
+  made->clock = hv::ClockData{.clock_ns = 1'000'000, .flags = hv::CLOCK_FLAG_TSC_STABLE};
+  vm = made.get();
+  return std::unique_ptr<hv::Vm>(std::move(made));
+}
+
+int64_t FakeHypervisor::check_extension(uint32_t cap) const {
+  switch (cap) {
+    case hv::cap::ADJUST_CLOCK:
+      return hv::CLOCK_FLAG_TSC_STABLE | hv::CLOCK_FLAG_REALTIME | hv::CLOCK_FLAG_HOST_TSC;
+    case hv::cap::NR_VCPUS:
+    case hv::cap::MAX_VCPUS:
+      return max_vcpu_count;
+    case hv::cap::DEBUGREGS:
+    case hv::cap::XSAVE:
+    case hv::cap::XCRS:
+    case hv::cap::TSC_CONTROL:
+    case hv::cap::GET_TSC_KHZ:
+    case hv::cap::KVMCLOCK_CTRL:
+    case hv::cap::IMMEDIATE_EXIT:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+Result<std::vector<hv::CpuidEntry>> FakeHypervisor::supported_cpuid() const {
+  // Just what rrvm requires: KVM's paravirtual leaves with kvmclock (KVMKVMKVM as three words).
+  hv::CpuidEntry signature{.function = hv::CPUID_KVM_SIGNATURE,
+                           .eax = hv::CPUID_KVM_FEATURES,
+                           .ebx = 0x4b4d564b,
+                           .ecx = 0x564b4d56,
+                           .edx = 0x4d};
+  hv::CpuidEntry features{.function = hv::CPUID_KVM_FEATURES,
+                          .eax = 1u << hv::KVM_FEATURE_CLOCKSOURCE2};
+  hv::CpuidEntry basic{.function = 0x1};
+  return std::vector<hv::CpuidEntry>{basic, signature, features};
+}
+
+Result<std::vector<uint32_t>> FakeHypervisor::msr_index_list() const {
+  return typical_msr_index_list();
 }
 
 // --- MSRs

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -58,6 +59,12 @@ class FakeVcpu final : public hv::Vcpu {
   void push_exit(hv::Exit exit, std::vector<uint8_t> data = {});
   // Bytes in the I/O buffer now: after a read exit was handled, what the "guest" received.
   std::vector<uint8_t> io_data() const;
+  // A guest that keeps exiting: with no scripted exit and no kick, run() returns `exit` after
+  // `period` (e.g. an I/O write the devices handle), as a ticking guest exits to its VMM.
+  // `guest_work`, when set, runs on the vCPU's thread inside run() just before that exit: what
+  // the guest did while it ran (e.g. writing guest RAM). It never runs while the vCPU is paused.
+  void exit_every(std::chrono::milliseconds period, hv::Exit exit, std::vector<uint8_t> data = {},
+                  std::function<void()> guest_work = {});
   // Waits until run() has been entered at least `n` times (the guest "ran").
   bool wait_runs(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
   size_t runs() const;
@@ -120,6 +127,9 @@ class FakeVcpu final : public hv::Vcpu {
   size_t runs_ = 0;
   size_t kicks_ = 0;
   std::deque<std::pair<hv::Exit, std::vector<uint8_t>>> exits_;
+  std::optional<std::chrono::milliseconds> idle_period_;
+  std::pair<hv::Exit, std::vector<uint8_t>> idle_exit_;
+  std::function<void()> guest_work_;
   std::vector<uint8_t> io_buffer_ = std::vector<uint8_t>(4096, 0);
 };
 
@@ -132,11 +142,19 @@ class FakeVm final : public hv::Vm {
   int get_clock_errno = 0;
   int set_clock_errno = 0;
   bool refuse_realtime = false;  // KVM_SET_CLOCK with KVM_CLOCK_REALTIME fails (EINVAL)
+  // KVM's clock runs on by itself: KVM_GET_CLOCK returns the value last set (or `clock`) plus
+  // the CLOCK_MONOTONIC time since, as KVM computes it from the host clock.
+  bool ticking_clock = false;
+  // Vcpus created from now on get typical_msr_index_list()'s MSRs (as a machine's vCPUs would).
+  bool typical_msrs = false;
+  std::vector<FakeVcpu*> created_vcpus;  // every vCPU create_vcpu() made (owned by the caller)
+
+  // The guest wrote [gpa, gpa + len): KVM_GET_DIRTY_LOG reports those pages for a slot registered
+  // with log_dirty, as KVM sees a guest's writes (and never the VMM's). Call it after the write.
+  void guest_wrote(uint64_t gpa, uint64_t len);
 
   Result<std::unique_ptr<hv::Vcpu>> create_vcpu(int index) override;
-  Status set_memory_region(const hv::MemoryRegion&) override {
-    return logged("KVM_SET_USER_MEMORY_REGION");
-  }
+  Status set_memory_region(const hv::MemoryRegion& region) override;
   Result<std::vector<uint64_t>> get_dirty_log(uint32_t, uint64_t) override;
   Status create_irqchip() override { return logged("KVM_CREATE_IRQCHIP"); }
   Status create_pit() override { return logged("KVM_CREATE_PIT2"); }
@@ -156,6 +174,35 @@ class FakeVm final : public hv::Vm {
   Status logged(const char* name, int err = 0);
   CallLog& log_;
   std::mutex mu_;
+  uint64_t clock_set_at_ns_ = 0;  // CLOCK_MONOTONIC when `clock` was last set (ticking_clock)
+  struct Slot {
+    uint64_t gpa = 0, size = 0;
+    bool log_dirty = false;
+    std::vector<uint64_t> dirty;  // one bit per page
+  };
+  std::map<uint32_t, Slot> slots_;
+};
+
+// The hypervisor a whole Machine can be built on without KVM (tests/machine): it creates FakeVms
+// whose vCPUs have the typical MSRs and whose clock ticks, and answers KVM's capability queries as
+// a modern Intel host with kvmclock does.
+class FakeHypervisor final : public hv::Hypervisor {
+ public:
+  explicit FakeHypervisor(CallLog& log) : log_(log) {}
+
+  FakeVm* vm = nullptr;  // the VM create_vm() made (owned by the caller)
+  int max_vcpu_count = 8;
+
+  Result<std::unique_ptr<hv::Vm>> create_vm() override;
+  int api_version() const override { return 12; }
+  int64_t check_extension(uint32_t cap) const override;
+  int max_vcpus() const override { return max_vcpu_count; }
+  Result<std::vector<hv::CpuidEntry>> supported_cpuid() const override;
+  Result<std::vector<uint32_t>> msr_index_list() const override;
+  uint32_t host_tsc_khz() const override { return 2'000'000; }
+
+ private:
+  CallLog& log_;
 };
 
 // The MSRs a fresh fake vCPU has: every MSR cpu_sync syncs on a typical Intel host (a realistic

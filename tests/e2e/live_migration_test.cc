@@ -66,26 +66,6 @@ struct Source {
   QmpClient qmp;
 };
 
-// Bandwidth-limited at first (a RAM pass then lasts longer than a tick, so pages the guest
-// dirtied meanwhile are pending after every pass) with a 1 ms downtime limit that pending
-// working set cannot meet: precopy iterates. Once query-migrate counts a pass beyond the first,
-// the limits are lifted and the migration converges.
-nlohmann::json migrate_iterating(QmpClient& qmp, const std::string& uri) {
-  EXPECT_TRUE(qmp.ok("migrate-set-parameters", {{"downtime-limit", 1}, {"max-bandwidth", 100000}}));
-  nlohmann::json reply = qmp.execute("migrate", {{"uri", uri}});
-  EXPECT_TRUE(reply.contains("return")) << "migrate " << uri << ": " << reply.dump();
-  if (!reply.contains("return")) return nullptr;
-  nlohmann::json q;
-  EXPECT_TRUE(wait_until(20s, [&] {
-    q = qmp.execute("query-migrate");
-    std::string status = str_field(q["return"], "status");
-    return q.value(nlohmann::json::json_pointer("/return/ram/dirty-sync-count"), int64_t{0}) >= 3 ||
-           (status != "setup" && status != "active");
-  })) << q.dump();
-  EXPECT_TRUE(qmp.ok("migrate-set-parameters", {{"downtime-limit", 300}, {"max-bandwidth", 0}}));
-  return wait_migration_end(qmp, 30s);
-}
-
 void live_migrate(const std::string& listen_uri) {
   TempDir dir;
   const std::string disk = make_tick_disk(dir);

@@ -14,6 +14,7 @@ using core::testing::backtrace_has;
 using core::testing::find_event;
 using core::testing::is;
 using trace::EventType;
+using namespace std::chrono_literals;
 
 nlohmann::json migrate_and_wait(QmpClient& qmp, const std::string& uri,
                                 std::chrono::milliseconds timeout) {
@@ -21,6 +22,22 @@ nlohmann::json migrate_and_wait(QmpClient& qmp, const std::string& uri,
   EXPECT_TRUE(reply.contains("return")) << "migrate " << uri << ": " << reply.dump();
   if (!reply.contains("return")) return nullptr;
   return wait_migration_end(qmp, timeout);
+}
+
+nlohmann::json migrate_iterating(QmpClient& qmp, const std::string& uri) {
+  EXPECT_TRUE(qmp.ok("migrate-set-parameters", {{"downtime-limit", 1}, {"max-bandwidth", 100000}}));
+  nlohmann::json reply = qmp.execute("migrate", {{"uri", uri}});
+  EXPECT_TRUE(reply.contains("return")) << "migrate " << uri << ": " << reply.dump();
+  if (!reply.contains("return")) return nullptr;
+  nlohmann::json q;
+  EXPECT_TRUE(wait_until(20s, [&] {
+    q = qmp.execute("query-migrate");
+    std::string status = str_field(q["return"], "status");
+    return q.value(nlohmann::json::json_pointer("/return/ram/dirty-sync-count"), int64_t{0}) >= 3 ||
+           (status != "setup" && status != "active");
+  })) << q.dump();
+  EXPECT_TRUE(qmp.ok("migrate-set-parameters", {{"downtime-limit", 300}, {"max-bandwidth", 0}}));
+  return wait_migration_end(qmp, 30s);
 }
 
 std::vector<uint64_t> iteration_pages(const std::vector<TracedEvent>& ev) {
@@ -93,12 +110,15 @@ void expect_source_completion_sequence(const std::vector<TracedEvent>& ev) {
 void expect_target_load_sequence(const std::vector<TracedEvent>& ev) {
   long in = find_event(ev, 0, is(EventType::RunStateChange, "-> inmigrate"));
   ASSERT_GE(in, 0) << describe(ev, 0, ev.size());
-  long running = find_event(ev, in, is(EventType::RunStateChange, "inmigrate -> running"));
-  ASSERT_GT(running, in) << describe(ev, in, ev.size());
+  // The load ends by leaving inmigrate: to running, or to paused (no autostart) until a `cont`.
+  long loaded = find_event(ev, in, is(EventType::RunStateChange, "inmigrate -> "));
+  ASSERT_GT(loaded, in) << describe(ev, in, ev.size());
+  long running = find_event(ev, loaded, is(EventType::RunStateChange, "-> running"));
+  ASSERT_GE(running, loaded) << describe(ev, in, ev.size());
   for (const char* dev : {"cpu/0", "cpu/1", "irqchip", "pit", "kvmclock", "serial"}) {
     long s =
         find_event(ev, in, is(EventType::SnapshotSection, std::string("load device=") + dev + " "));
-    EXPECT_TRUE(s > in && s < running) << "load of " << dev << " missing";
+    EXPECT_TRUE(s > in && s < loaded) << "load of " << dev << " missing";
   }
   long last_load = in;
   for (long s = in; (s = find_event(ev, s + 1, is(EventType::SnapshotSection, "load"))) >= 0;) {
@@ -108,7 +128,7 @@ void expect_target_load_sequence(const std::vector<TracedEvent>& ev) {
     long put =
         find_event(ev, last_load,
                    is(EventType::MsrAccess, "put vcpu=" + std::to_string(vcpu) + " level=full"));
-    EXPECT_TRUE(put > last_load && put < running) << describe(ev, in, running + 1);
+    EXPECT_TRUE(put > last_load && put < loaded) << describe(ev, in, running + 1);
   }
   long set = find_event(ev, running, is(EventType::ClockAccess, "set clock="));
   ASSERT_GT(set, running);

@@ -16,6 +16,12 @@ nlohmann::json wait_migration_end(QmpClient& qmp, std::chrono::milliseconds time
 nlohmann::json migrate_and_wait(QmpClient& qmp, const std::string& uri,
                                 std::chrono::milliseconds timeout);
 
+// Migrates to `uri` so that precopy iterates: bandwidth-limited at first (a RAM pass then lasts
+// longer than the guest needs to dirty pages again) with a 1 ms downtime limit the pending working
+// set cannot meet; once query-migrate counts 3 dirty syncs the limits are lifted and the migration
+// converges. Returns wait_migration_end's result.
+nlohmann::json migrate_iterating(QmpClient& qmp, const std::string& uri);
+
 // Pages sent by each RAM pass of a source's trace (MigrationEvent "iteration"), in order: the
 // first full pass, the passes of dirty pages while the guest ran, the pass in the downtime.
 std::vector<uint64_t> iteration_pages(const std::vector<TracedEvent>& ev);
@@ -24,8 +30,9 @@ std::vector<uint64_t> iteration_pages(const std::vector<TracedEvent>& ev);
 // finish-migrate, kvmclock notifier, a TSC read per vCPU, KVM_GET_CLOCK, FULL MSR get per vCPU,
 // device sections, the second KVM_GET_CLOCK (kvmclock pre_save), postmigrate.
 void expect_source_completion_sequence(const std::vector<TracedEvent>& ev);
-// The target: inmigrate, section loads, FULL MSR put per vCPU, running, KVM_SET_CLOCK, one
-// KVMCLOCK_CTRL per vCPU before any vCPU exit.
+// The target: inmigrate, section loads, FULL MSR put per vCPU, running (at once, or paused
+// until a `cont` without autostart), KVM_SET_CLOCK, one KVMCLOCK_CTRL per vCPU before any vCPU
+// exit.
 void expect_target_load_sequence(const std::vector<TracedEvent>& ev);
 
 // The disk image handover (QEMU's bdrv_inactivate_all / bdrv_activate_all): the source released

@@ -2,7 +2,7 @@
 // migration into one VM, and runs it.
 //
 // Construction order (Machine::create), each step needing the ones before it:
-//   1. trace recorder (so every later KVM call is recorded), KVM (wrapped by the recorder)
+//   1. KVM, then the trace recorder, which wraps KVM so every later KVM call is recorded
 //   2. VM: TSS/identity map, in-kernel irqchip + PIT (before any vCPU), guest RAM slots
 //   3. vCPUs with their CPUID, the vCPU threads (stopped) and cpu_sync
 //   4. devices: serial (COM1, GSI 4), debug-exit, reset port, virtio-mmio devices, kvmclock
@@ -52,7 +52,12 @@ class Machine final : public migration::Migratable {
   // to tell bad input from a host without KVM; create() does not repeat it (its own steps refuse
   // the same inputs with the same errors, only after opening /dev/kvm).
   static Status check_inputs(const MachineConfig& config);
+  // Opens KVM (config.kvm_device) and builds the machine on it.
   static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
+  // Builds the machine on a hypervisor the caller opened: the KVM backend above, an in-memory one
+  // in tests (tests/machine). The trace's recording layer wraps it here.
+  static Result<std::unique_ptr<Machine>> create(const MachineConfig& config,
+                                                 std::unique_ptr<hv::Hypervisor> hv);
   ~Machine() override;
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -100,7 +105,7 @@ class Machine final : public migration::Migratable {
   static virtio::BlkConfig disk_config(const MachineConfig& config, size_t index,
                                        bool open_inactive);
   // machine_create.cc: the construction steps above.
-  Status open_trace_and_kvm();
+  Status open_trace(std::unique_ptr<hv::Hypervisor> hv);
   Status create_vm();
   Status create_vcpus();
   Status create_devices();

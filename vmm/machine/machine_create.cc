@@ -74,8 +74,14 @@ Machine::Machine(const MachineConfig& config)
       disks_active_(config.incoming.empty()) {}
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
+  RRVM_ASSIGN_OR_RETURN(auto kvm, hv::open_kvm(config.kvm_device));
+  return create(config, std::move(kvm));
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config,
+                                                 std::unique_ptr<hv::Hypervisor> hv) {
   std::unique_ptr<Machine> m(new Machine(config));
-  RRVM_TRY(m->open_trace_and_kvm());
+  RRVM_TRY(m->open_trace(std::move(hv)));
   trace::Span span("machine_init");
   RRVM_TRY(m->create_vm());
   RRVM_TRY(m->create_vcpus());
@@ -100,8 +106,7 @@ Status Machine::check_inputs(const MachineConfig& config) {
   return ok_status();
 }
 
-Status Machine::open_trace_and_kvm() {
-  RRVM_ASSIGN_OR_RETURN(auto kvm, hv::open_kvm(config_.kvm_device));
+Status Machine::open_trace(std::unique_ptr<hv::Hypervisor> kvm) {
   RRVM_TRY(validate_memory(config_));
   RRVM_TRY(validate_vcpus(config_, *kvm));
   config_.kernel = kernel_path(config_);

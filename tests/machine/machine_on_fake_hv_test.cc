@@ -1,0 +1,167 @@
+// The machine's own sequences on the in-memory hypervisor (fake_machine.h), on every host: QMP
+// stop/cont and a snapshot to a file restored by a second machine leave traces in QEMU's order
+// that `rrvm check --all` accepts, and the restored VM has the source's RAM, vCPU state and MSRs.
+// The same checks run against real KVM in tests/e2e (skipped where /dev/kvm is missing).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "tests/e2e/migration_support.h"
+#include "tests/e2e/stop_cont_sequence.h"
+#include "tests/machine/fake_machine.h"
+
+namespace rrvm::machine::testing {
+namespace {
+
+using core::testing::find_event;
+using core::testing::is;
+using e2e::TempDir;
+using trace::EventType;
+using namespace std::chrono_literals;
+
+MachineConfig fake_config(const TempDir& dir, const std::string& name) {
+  MachineConfig c;
+  c.memory_bytes = 64ull << 20;
+  c.vcpus = 2;
+  c.kernel = RRVM_GUEST_ELF;
+  c.trace_path = dir.file(name + ".rrtrace");
+  c.qmp_path = dir.file(name + ".sock");
+  c.serial = dir.file(name + ".console");
+  return c;
+}
+
+TEST(MachineOnFakeHv, StopContCyclesTraceQemusKvmclockSequenceAndCheckClean) {
+  constexpr int CYCLES = 5;
+  TempDir dir;
+  MachineConfig config = fake_config(dir, "vm");
+  {
+    FakeMachine vm(config);
+    ASSERT_TRUE(vm.ok()) << vm.error();
+    vm.start();
+    e2e::QmpClient qmp;
+    ASSERT_EQ(qmp.connect(config.qmp_path, 10s), "");
+    ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
+    for (int i = 0; i < CYCLES; ++i) {
+      ASSERT_TRUE(qmp.ok("stop")) << "cycle " << i;
+      EXPECT_EQ(qmp.status(), "paused");
+      std::this_thread::sleep_for(20ms);  // paused time the guest's clock must not count
+      ASSERT_TRUE(qmp.ok("cont")) << "cycle " << i;
+      EXPECT_EQ(qmp.status(), "running");
+      size_t runs = vm.vcpu(0).runs();
+      ASSERT_TRUE(vm.vcpu(0).wait_runs(runs + 2)) << "vcpu0 did not run again after cont " << i;
+    }
+    EXPECT_TRUE(qmp.ok("quit"));
+    EXPECT_EQ(vm.wait(), 0);
+  }
+
+  auto ev = e2e::load_trace(config.trace_path);
+  long at = find_event(ev, 0, is(EventType::RunStateChange, "prelaunch -> running"));
+  ASSERT_GE(at, 0) << e2e::describe(ev, 0, ev.size());
+  for (int i = 0; i < CYCLES && at >= 0; ++i) {
+    SCOPED_TRACE("cycle " + std::to_string(i));
+    long stop = e2e::expect_stop_sequence(ev, at);
+    ASSERT_GE(stop, 0);
+    at = e2e::expect_cont_sequence(ev, stop);
+    ASSERT_GE(at, 0);
+    // The clock set at cont is the one read at the stop: the paused time is not counted.
+    long get = find_event(ev, stop - 1, is(EventType::ClockAccess, "get clock="));
+    long set = find_event(ev, stop, is(EventType::ClockAccess, "set clock="));
+    ASSERT_TRUE(get >= 0 && set > get);
+    auto clock_of = [](const std::string& t) {
+      return t.substr(t.find("clock="), t.find("ns ") - t.find("clock="));
+    };
+    EXPECT_EQ(clock_of(ev[get].text), clock_of(ev[set].text)) << ev[get].str() << "\n"
+                                                              << ev[set].str();
+  }
+  e2e::expect_trace_checks_clean(dir, config.trace_path);
+}
+
+// What a vCPU's fake holds: the state a restore must reproduce.
+struct VcpuState {
+  hv::Regs regs;
+  hv::Sregs sregs;
+  std::map<uint32_t, uint64_t> msrs;
+  hv::Blob lapic, events, xsave;
+  hv::MpState mp_state;
+};
+
+VcpuState state_of(core::testing::FakeVcpu& v) {
+  return {v.regs, v.sregs, v.msrs, v.lapic, v.events, v.xsave, v.mp_state};
+}
+
+void expect_same_state(const VcpuState& a, const VcpuState& b, size_t index) {
+  SCOPED_TRACE("vcpu " + std::to_string(index));
+  EXPECT_EQ(std::memcmp(&a.regs, &b.regs, sizeof a.regs), 0) << "rip " << a.regs.rip << " vs "
+                                                             << b.regs.rip;
+  EXPECT_EQ(std::memcmp(&a.sregs, &b.sregs, sizeof a.sregs), 0);
+  EXPECT_EQ(a.msrs, b.msrs);
+  EXPECT_EQ(a.lapic, b.lapic);
+  EXPECT_EQ(a.events, b.events);
+  EXPECT_EQ(a.xsave, b.xsave);
+  EXPECT_EQ(a.mp_state, b.mp_state);
+}
+
+TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
+  TempDir dir;
+  std::string disk = e2e::make_tick_disk(dir);
+  MachineConfig source_config = fake_config(dir, "source");
+  source_config.disks = {{disk}};
+  source_config.rng = true;
+  std::string snapshot = dir.file("vm.snap");
+
+  std::vector<VcpuState> saved;
+  uint64_t source_ram = 0;
+  {
+    FakeMachine vm(source_config, /*dirty_ram=*/true);
+    ASSERT_TRUE(vm.ok()) << vm.error();
+    vm.start();
+    e2e::QmpClient qmp;
+    ASSERT_EQ(qmp.connect(source_config.qmp_path, 10s), "");
+    ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
+    nlohmann::json q = e2e::migrate_and_wait(qmp, "file:" + snapshot, 30s);
+    ASSERT_EQ(e2e::str_field(q, "status"), "completed") << q.dump();
+    EXPECT_EQ(qmp.status(), "postmigrate");
+    // In postmigrate no vCPU runs.
+    size_t runs = vm.vcpu(0).runs();
+    std::this_thread::sleep_for(20 * FAKE_EXIT_PERIOD);
+    EXPECT_EQ(vm.vcpu(0).runs(), runs);
+    for (size_t i = 0; i < vm.vcpu_count(); ++i) saved.push_back(state_of(vm.vcpu(i)));
+    source_ram = ram_digest(vm.machine().memory());
+    EXPECT_TRUE(qmp.ok("quit"));
+    EXPECT_EQ(vm.wait(), 0);
+  }
+  auto source_trace = e2e::load_trace(source_config.trace_path);
+  e2e::expect_source_completion_sequence(source_trace);
+  e2e::expect_disk_handover(source_trace, nullptr);
+  e2e::expect_trace_checks_clean(dir, source_config.trace_path);
+
+  MachineConfig target_config = fake_config(dir, "target");
+  target_config.disks = source_config.disks;
+  target_config.rng = true;
+  target_config.incoming = "file:" + snapshot;
+  target_config.autostart = false;  // compared before its guest runs (and dirties RAM) again
+  {
+    FakeMachine vm(target_config, /*dirty_ram=*/true);
+    ASSERT_TRUE(vm.ok()) << vm.error();
+    vm.start();
+    e2e::QmpClient qmp;
+    ASSERT_EQ(qmp.connect(target_config.qmp_path, 10s), "");
+    ASSERT_TRUE(e2e::wait_until(10s, [&] { return qmp.status() == "paused"; })) << qmp.status();
+    ASSERT_EQ(vm.vcpu_count(), saved.size());
+    for (size_t i = 0; i < saved.size(); ++i) expect_same_state(saved[i], state_of(vm.vcpu(i)), i);
+    EXPECT_EQ(ram_digest(vm.machine().memory()), source_ram) << "the restored RAM differs";
+    ASSERT_TRUE(qmp.ok("cont"));
+    ASSERT_TRUE(vm.vcpu(0).wait_runs(2) && vm.vcpu(1).wait_runs(2));
+    EXPECT_EQ(qmp.status(), "running");
+    EXPECT_TRUE(qmp.ok("quit"));
+    EXPECT_EQ(vm.wait(), 0);
+  }
+  auto target_trace = e2e::load_trace(target_config.trace_path);
+  e2e::expect_target_load_sequence(target_trace);
+  e2e::expect_trace_checks_clean(dir, target_config.trace_path);
+}
+
+}  // namespace
+}  // namespace rrvm::machine::testing
