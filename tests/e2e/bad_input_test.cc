@@ -2,6 +2,7 @@
 // non-zero exit (never a crash); broken QMP input gets an error reply and the VM keeps running.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -15,10 +16,12 @@ using namespace std::chrono_literals;
 // rrvm refused the command line: exit status 2 (bad input), stderr naming each of `words`, and
 // the guest never printed anything. Files and sizes are checked before /dev/kvm is opened, so
 // those tests run on hosts without KVM too; the vCPU limit is KVM's and needs it.
+// `args` may replace the default --no-trace with a --trace of their own.
 void expect_refused(const TempDir& dir, std::vector<std::string> args,
                     const std::vector<std::string>& words) {
   std::string console = dir.file("console");
-  std::vector<std::string> full = {"run", "--no-trace", "--serial", console};
+  std::vector<std::string> full = {"run", "--serial", console};
+  if (std::find(args.begin(), args.end(), "--trace") == args.end()) full.push_back("--no-trace");
   full.insert(full.end(), args.begin(), args.end());
   RunResult r = run_rrvm(dir, "bad", full);
   ASSERT_TRUE(r.status.has_value());
@@ -57,6 +60,18 @@ TEST(E2eBadInput, MissingDiskImageOrADirectory) {
                  {"virtio-blk0: open disk image " + dir.file("no-such.img"), "No such file"});
   std::string dir_as_disk = dir.path();
   expect_refused(dir, {"--disk", dir_as_disk}, {"virtio-blk0", dir_as_disk});
+}
+
+TEST(E2eBadInput, TraceQmpOrSerialPathInAMissingDirectory) {
+  TempDir dir;
+  std::string missing = dir.file("no-such-dir");
+  expect_refused(dir, {"--trace", missing + "/t.rrtrace"},
+                 {"trace " + missing + "/t.rrtrace", "No such file"});
+  expect_refused(dir, {"--qmp", missing + "/qmp.sock"}, {"QMP socket " + missing + "/qmp.sock"});
+  std::string console = missing + "/console";
+  RunResult r = run_rrvm(dir, "bad-serial", {"run", "--no-trace", "--serial", console});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("serial output " + console), std::string::npos) << r.err;
 }
 
 TEST(E2eBadInput, MemoryTooSmall) {

@@ -12,6 +12,7 @@
 
 #include "vmm/cli/command.h"
 #include "vmm/cli/migration_progress.h"
+#include "vmm/hv/kvm/kvm.h"
 #include "vmm/machine/machine.h"
 
 namespace rrvm::cli {
@@ -75,17 +76,22 @@ int run_machine(const char* command, const machine::MachineConfig& config) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // Bad input is named as such (exit 2) before /dev/kvm is opened; after that, a missing or
-  // forbidden device node is the host's problem (exit 3).
+  // Bad input is named as such (exit 2) before /dev/kvm is opened; a /dev/kvm that cannot be
+  // opened is the host's problem (exit 3); what the machine refuses after that is the input's
+  // (a vCPU count KVM does not allow, a path that went away meanwhile).
   if (Status s = machine::Machine::check_inputs(config); !s.ok()) {
     std::fprintf(stderr, "%s: %s\n", command, s.error().describe().c_str());
     return EXIT_BAD_INPUT;
   }
-  auto machine = machine::Machine::create(config);
+  auto kvm = hv::open_kvm(config.kvm_device);
+  if (!kvm.ok()) {
+    std::fprintf(stderr, "%s: %s\n", command, kvm.error().describe().c_str());
+    return EXIT_ENVIRONMENT;
+  }
+  auto machine = machine::Machine::create(config, std::move(kvm).value());
   if (!machine.ok()) {
     std::fprintf(stderr, "%s: %s\n", command, machine.error().describe().c_str());
-    return machine.error().err == ENOENT || machine.error().err == EACCES ? EXIT_ENVIRONMENT
-                                                                          : EXIT_BAD_INPUT;
+    return EXIT_BAD_INPUT;
   }
   if (!config.trace_path.empty()) {
     std::fprintf(stderr, "rrvm: recording trace to %s\n", config.trace_path.c_str());

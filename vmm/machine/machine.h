@@ -48,14 +48,13 @@ namespace rrvm::machine {
 class Machine final : public migration::Migratable {
  public:
   // The user's inputs that need no KVM to check (memory size; the kernel and initrd can be read,
-  // fit in memory and look like a kernel; the disk images open). A CLI calls it before create()
-  // to tell bad input from a host without KVM; create() does not repeat it (its own steps refuse
-  // the same inputs with the same errors, only after opening /dev/kvm).
+  // fit in memory and look like a kernel; the disk images open; the directories of the trace,
+  // the QMP socket and the serial output file exist and are writable). A CLI calls it before it
+  // opens /dev/kvm, to tell bad input from a host without KVM; create() does not repeat it (its
+  // own steps refuse the same inputs with the same errors).
   static Status check_inputs(const MachineConfig& config);
-  // Opens KVM (config.kvm_device) and builds the machine on it.
-  static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
-  // Builds the machine on a hypervisor the caller opened: the KVM backend above, an in-memory one
-  // in tests (tests/machine). The trace's recording layer wraps it here.
+  // Builds the machine on a hypervisor the caller opened: KVM (hv::open_kvm(config.kvm_device)),
+  // or an in-memory one in tests (tests/machine). The trace's recording layer wraps it here.
   static Result<std::unique_ptr<Machine>> create(const MachineConfig& config,
                                                  std::unique_ptr<hv::Hypervisor> hv);
   ~Machine() override;

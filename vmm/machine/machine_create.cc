@@ -49,6 +49,18 @@ Status validate_vcpus(const MachineConfig& c, const hv::Hypervisor& hv) {
   return ok_status();
 }
 
+// A file rrvm creates (the trace, the serial output, the QMP socket): its directory must exist and
+// be writable, else the user named a wrong path.
+Status check_creatable(const std::string& what, const std::string& path) {
+  if (path.empty()) return ok_status();
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return errno_error(what + " " + path + ": directory " + dir);
+  }
+  return ok_status();
+}
+
 trace::VmConfig trace_vm_config(const MachineConfig& c) {
   trace::VmConfig v;
   v.memory_bytes = c.memory_bytes;
@@ -72,11 +84,6 @@ Machine::Machine(const MachineConfig& config)
       start_time_(std::chrono::steady_clock::now()),
       // An incoming VM opens its images unlocked: the source holds them until its completion.
       disks_active_(config.incoming.empty()) {}
-
-Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
-  RRVM_ASSIGN_OR_RETURN(auto kvm, hv::open_kvm(config.kvm_device));
-  return create(config, std::move(kvm));
-}
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config,
                                                  std::unique_ptr<hv::Hypervisor> hv) {
@@ -103,6 +110,9 @@ Status Machine::check_inputs(const MachineConfig& config) {
   for (size_t i = 0; i < config.disks.size(); ++i) {
     RRVM_TRY(virtio::BlkDevice::create(disk_config(config, i, /*open_inactive=*/true)));
   }
+  RRVM_TRY(check_creatable("trace", config.trace_path));
+  RRVM_TRY(check_creatable("QMP socket", config.qmp_path));
+  if (config.serial != "-") RRVM_TRY(check_creatable("serial output", config.serial));
   return ok_status();
 }
 
