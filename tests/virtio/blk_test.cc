@@ -255,6 +255,59 @@ TEST(Blk, FlushAndGetId) {
   EXPECT_EQ(b.image.contents(), b.original);
 }
 
+// Live migration re-sends the pages written since its previous pass, but KVM's dirty log sees only
+// the guest's own writes: the device marks what it writes into guest RAM itself. Header, data and
+// status byte get a page each here (the data crosses a page boundary), so that the marks can be
+// told apart; the used ring is on page 0x30000.
+constexpr uint64_t HDR_GPA = 0x50000, DATA_GPA = 0x60ff0, STATUS_GPA = 0x70000;
+
+// Sends one request laid out as above and returns the pages it marked. With `track` false the
+// request is served with dirty tracking off, and what is returned is what it recorded anyway.
+std::vector<uint64_t> pages_marked_by(BlkRig& b, uint32_t type, uint32_t data_len, bool in,
+                                      bool track = true) {
+  GuestMemory& mem = b.rig->mem;
+  RRVM_CHECK(mem.write_obj<uint32_t>(HDR_GPA, type).ok());
+  RRVM_CHECK(mem.write_obj<uint32_t>(HDR_GPA + 4, 0).ok());
+  RRVM_CHECK(mem.write_obj<uint64_t>(HDR_GPA + 8, 3).ok());
+  b.ring->set_desc(0, HDR_GPA, 16, R | N, 1);
+  b.ring->set_desc(1, DATA_GPA, data_len, (in ? W : R) | N, 2);
+  b.ring->set_desc(2, STATUS_GPA, 1, W);
+  b.ring->publish(0);
+  mem.set_dirty_tracking(true);
+  take_dirty_pages(mem);  // the driver's writes above: KVM's log has those
+  mem.set_dirty_tracking(track);
+  b.rig->driver.notify(0);
+  return take_dirty_pages(mem);
+}
+
+TEST(Blk, ReadMarksTheDataStatusAndUsedRingPages) {
+  BlkRig b;
+  EXPECT_EQ(pages_marked_by(b, BLK_T_IN, 4096, true),
+            (std::vector<uint64_t>{b.q.used, 0x60000, 0x61000, STATUS_GPA}))
+      << "the header's page, the descriptor table and the avail ring are only read";
+  EXPECT_EQ(b.rig->mem.read_obj<uint8_t>(STATUS_GPA).value(), BLK_S_OK);
+  EXPECT_EQ(b.guest_bytes(DATA_GPA, 4096),
+            std::vector<uint8_t>(b.original.begin() + 3 * 512, b.original.begin() + 11 * 512));
+  EXPECT_TRUE(pages_marked_by(b, BLK_T_IN, 4096, true, false).empty())
+      << "a request served with tracking off recorded pages";
+  EXPECT_EQ(b.ring->used_idx(), 2);
+}
+
+TEST(Blk, GetIdMarksItsBuffer) {
+  BlkRig b(false, "rrvm-disk-7");
+  EXPECT_EQ(pages_marked_by(b, BLK_T_GET_ID, 20, true),
+            (std::vector<uint64_t>{b.q.used, 0x60000, 0x61000, STATUS_GPA}));
+  EXPECT_EQ(b.rig->mem.read_obj<uint8_t>(STATUS_GPA).value(), BLK_S_OK);
+}
+
+TEST(Blk, WriteMarksOnlyTheStatusAndUsedRingPages) {
+  BlkRig b;
+  EXPECT_EQ(pages_marked_by(b, BLK_T_OUT, 4096, false),
+            (std::vector<uint64_t>{b.q.used, STATUS_GPA}))
+      << "the data a write request sends is only read";
+  EXPECT_EQ(b.rig->mem.read_obj<uint8_t>(STATUS_GPA).value(), BLK_S_OK);
+}
+
 TEST(Blk, OutOfRangeRequestsFailWithoutTouchingAnything) {
   BlkRig b;
   std::vector<uint8_t> marker(1024, 0x5a);

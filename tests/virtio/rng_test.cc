@@ -53,6 +53,33 @@ TEST(Rng, LargeRequestIsCapped) {
       << "bytes past the answered length were written";
 }
 
+// KVM's dirty log does not see the entropy rrvm writes, so the device marks it for migration:
+// both buffers' pages (the first crosses a page boundary) and the used ring's page (0x30000),
+// and of a capped request only the pages it filled.
+TEST(Rng, MarksTheBuffersItFilledAndTheUsedRing) {
+  RngRig rig;
+  rig.ring.set_desc(0, 0x60ff0, 32, DESC_F_WRITE | DESC_F_NEXT, 1);
+  rig.ring.set_desc(1, 0x80000, 16, DESC_F_WRITE);
+  rig.ring.publish(0);
+  rig.mem.set_dirty_tracking(true);
+  take_dirty_pages(rig.mem);  // the driver's writes above: KVM's log has those
+  rig.driver.notify(0);
+  EXPECT_EQ(rig.ring.used(0), (std::pair<uint32_t, uint32_t>{0, 48}));
+  EXPECT_EQ(take_dirty_pages(rig.mem),
+            (std::vector<uint64_t>{rig.q.used, 0x60000, 0x61000, 0x80000}));
+
+  rig.ring.set_desc(0, 0x100000, 256 * 1024, DESC_F_WRITE);
+  rig.ring.publish(0);
+  take_dirty_pages(rig.mem);
+  rig.driver.notify(0);
+  EXPECT_EQ(rig.ring.used(1).second, RngDevice::MAX_BYTES_PER_REQUEST);
+  std::vector<uint64_t> want{rig.q.used};
+  for (uint64_t at = 0; at < RngDevice::MAX_BYTES_PER_REQUEST; at += GuestMemory::PAGE_SIZE) {
+    want.push_back(0x100000 + at);
+  }
+  EXPECT_EQ(take_dirty_pages(rig.mem), want);
+}
+
 TEST(Rng, ReadableBufferNeedsReset) {
   RngRig rig;
   rig.ring.set_desc(0, rig.ring.alloc(16), 16, 0);

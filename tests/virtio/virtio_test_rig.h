@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -84,6 +85,22 @@ inline GuestMemory make_test_ram() {
   auto mem = GuestMemory::allocate(TEST_RAM_BYTES);
   RRVM_CHECK(mem.ok());
   return std::move(mem).value();
+}
+
+// Guest-physical addresses of the pages marked by GuestMemory's dirty tracking since the previous
+// call, ascending; clears the marks (as a migration's dirty-log sync does).
+inline std::vector<uint64_t> take_dirty_pages(const GuestMemory& mem) {
+  std::vector<uint64_t> pages;
+  for (size_t r = 0; r < mem.regions().size(); ++r) {
+    std::vector<uint64_t> bits = mem.take_dirty(r);
+    for (size_t w = 0; w < bits.size(); ++w) {
+      for (uint64_t b = bits[w]; b != 0; b &= b - 1) {
+        uint64_t page = w * 64 + static_cast<uint64_t>(std::countr_zero(b));
+        pages.push_back(mem.regions()[r].gpa + page * GuestMemory::PAGE_SIZE);
+      }
+    }
+  }
+  return pages;
 }
 
 // Plays the guest driver against a transport through its MMIO register window.

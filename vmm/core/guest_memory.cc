@@ -4,7 +4,8 @@ namespace rrvm {
 
 Result<GuestMemory> GuestMemory::allocate(uint64_t size, uint64_t hole_start) {
   if (size == 0 || size % PAGE_SIZE != 0) {
-    return make_error("guest memory size " + std::to_string(size) + " is not a positive multiple of 4 KiB");
+    return make_error("guest memory size " + std::to_string(size) +
+                      " is not a positive multiple of 4 KiB");
   }
   GuestMemory mem;
   uint64_t low = std::min(size, hole_start);
@@ -50,6 +51,7 @@ Status GuestMemory::read(uint64_t gpa, void* out, uint64_t len) const {
 Status GuestMemory::write(uint64_t gpa, const void* in, uint64_t len) const {
   RRVM_ASSIGN_OR_RETURN(auto s, slice(gpa, len));
   std::memcpy(s.data(), in, len);
+  mark_dirty(gpa, len);
   return ok_status();
 }
 
@@ -57,23 +59,30 @@ void GuestMemory::set_dirty_tracking(bool on) {
   if (on && dirty_.empty()) {
     for (const auto& r : regions_) {
       size_t words = (r.size / PAGE_SIZE + 63) / 64;
-      auto bits = std::make_unique<std::atomic<uint64_t>[]>(words);
-      for (size_t i = 0; i < words; ++i) bits[i].store(0, std::memory_order_relaxed);
-      dirty_.push_back(std::move(bits));
+      dirty_.push_back(std::make_unique<std::atomic<uint64_t>[]>(words));
+    }
+  }
+  if (on) {
+    // Marks left from an earlier migration would only cause needless re-sends: the first pass of
+    // the next one sends every page anyway.
+    for (size_t i = 0; i < regions_.size(); ++i) {
+      size_t words = (regions_[i].size / PAGE_SIZE + 63) / 64;
+      for (size_t w = 0; w < words; ++w) dirty_[i][w].store(0, std::memory_order_relaxed);
     }
   }
   tracking_->store(on, std::memory_order_release);
 }
 
 void GuestMemory::mark_dirty(uint64_t gpa, uint64_t len) const {
-  if (len == 0 || !tracking_->load(std::memory_order_acquire)) return;
+  if (len == 0 || !dirty_tracking()) return;
   for (size_t i = 0; i < regions_.size(); ++i) {
     const auto& r = regions_[i];
     if (gpa < r.gpa || gpa - r.gpa >= r.size) continue;
     uint64_t first = (gpa - r.gpa) / PAGE_SIZE;
     uint64_t last = (std::min(gpa - r.gpa + len, r.size) - 1) / PAGE_SIZE;
     for (uint64_t p = first; p <= last; ++p) {
-      dirty_[i][p / 64].fetch_or(1ull << (p % 64), std::memory_order_relaxed);
+      // Release, paired with take_dirty()'s acquire: the sender that sees the mark sees the bytes.
+      dirty_[i][p / 64].fetch_or(1ull << (p % 64), std::memory_order_release);
     }
     return;
   }
@@ -84,7 +93,7 @@ std::vector<uint64_t> GuestMemory::take_dirty(size_t region) const {
   std::vector<uint64_t> out((r.size / PAGE_SIZE + 63) / 64, 0);
   if (dirty_.empty()) return out;
   for (size_t w = 0; w < out.size(); ++w) {
-    out[w] = dirty_[region][w].exchange(0, std::memory_order_relaxed);
+    out[w] = dirty_[region][w].exchange(0, std::memory_order_acquire);
   }
   return out;
 }

@@ -5,9 +5,9 @@
 // inside one RAM region is an error, never an out-of-bounds host access.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -47,14 +47,20 @@ class GuestMemory {
   bool contains(uint64_t gpa, uint64_t len) const;
 
   Status read(uint64_t gpa, void* out, uint64_t len) const;
+  // Marks the pages it wrote (mark_dirty).
   Status write(uint64_t gpa, const void* in, uint64_t len) const;
 
   // Host-side dirty tracking, for migration. KVM's dirty log sees only the guest's own writes;
-  // rrvm's writes into guest RAM (virtio DMA into guest buffers, used rings) are reported here
-  // by the device code with mark_dirty(). Off by default, when mark_dirty() is one relaxed load.
+  // rrvm's writes into guest RAM are reported here: write() marks its pages, and code that writes
+  // through a slice() view (virtio DMA into guest buffers, the used ring) calls mark_dirty().
+  // Off by default, when mark_dirty() is one load. Turning it on clears the marks.
   void set_dirty_tracking(bool on);
+  bool dirty_tracking() const { return tracking_->load(std::memory_order_acquire); }
+  // Call it AFTER the bytes are in guest RAM, never before: a RAM pass that takes the mark between
+  // an early mark and the write would send the old page, and nothing would send it again.
   void mark_dirty(uint64_t gpa, uint64_t len) const;
   // Pages of regions()[region] marked since the previous call, one bit per page; clears them.
+  // Every write marked here is visible to whoever then reads the page.
   std::vector<uint64_t> take_dirty(size_t region) const;
 
   template <typename T>

@@ -138,7 +138,10 @@ uint8_t BlkDevice::do_read(uint64_t sector, const DescriptorChain& chain, const 
   if (!check_range("read", sector, len)) return BLK_S_IOERR;
   iov_.clear();
   if (!gather_iov(mem, chain.writable, 0, len, iov_).ok()) return BLK_S_IOERR;
-  if (!transfer(false, sector * BLK_SECTOR_SIZE, len)) return BLK_S_IOERR;
+  bool ok = transfer(false, sector * BLK_SECTOR_SIZE, len);
+  // After the preadv, and also when it failed part way: some bytes may have landed.
+  mark_written(mem, chain.writable, 0, len);
+  if (!ok) return BLK_S_IOERR;
   written = static_cast<uint32_t>(len);  // the chain carries at most 4 GiB
   return BLK_S_OK;
 }

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "vmm/devices/virtio/scatter_gather.h"
+
 namespace rrvm::virtio {
 
 RngDevice::RngDevice(std::string name) : name_(std::move(name)), warnings_(name_) {}
@@ -21,26 +23,32 @@ Result<uint32_t> RngDevice::process(uint16_t, const DescriptorChain& chain,
                     chain.readable_bytes));
   }
   uint64_t want = std::min<uint64_t>(chain.writable_bytes, MAX_BYTES_PER_REQUEST);
+  iov_.clear();
+  // The chain's segments were checked to lie inside guest RAM.
+  RRVM_TRY(gather_iov(mem, chain.writable, 0, want, iov_));
+  uint64_t done = fill(iov_);
+  mark_written(mem, chain.writable, 0, done);
+  return static_cast<uint32_t>(done);
+}
+
+uint64_t RngDevice::fill(std::span<const iovec> iov) {
   uint64_t done = 0;
-  for (const Segment& s : chain.writable) {
-    if (done == want) break;
-    uint64_t n = std::min<uint64_t>(s.len, want - done);
-    // The chain's segments were checked to lie inside guest RAM.
-    RRVM_ASSIGN_OR_RETURN(std::span<uint8_t> host, mem.slice(s.gpa, n));
+  for (const iovec& v : iov) {
+    auto* at = static_cast<uint8_t*>(v.iov_base);
     uint64_t filled = 0;
-    while (filled < n) {
-      ssize_t got = ::getrandom(host.data() + filled, n - filled, 0);
+    while (filled < v.iov_len) {
+      ssize_t got = ::getrandom(at + filled, v.iov_len - filled, 0);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
         // A host failure, not the guest's: answer with the bytes obtained so far.
         warnings_.warn(fmt::format("getrandom: {}", std::strerror(errno)));
-        return static_cast<uint32_t>(done + filled);
+        return done + filled;
       }
       filled += static_cast<uint64_t>(got);
     }
-    done += n;
+    done += filled;
   }
-  return static_cast<uint32_t>(done);
+  return done;
 }
 
 }  // namespace rrvm::virtio

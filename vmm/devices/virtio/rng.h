@@ -9,9 +9,13 @@
 // No State of its own: virtio-rng has no configuration and no state beyond its transport's.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "vmm/devices/virtio/virtio_device.h"
 #include "vmm/devices/virtio/virtio_spec.h"
@@ -40,7 +44,11 @@ class RngDevice final : public VirtioDevice {
                            const GuestMemory& mem) override;
 
  private:
+  // Fills the buffers from getrandom(); returns the bytes filled, fewer only when the host fails.
+  uint64_t fill(std::span<const iovec> iov);
+
   std::string name_;
+  std::vector<iovec> iov_;  // reused scatter-gather list of the current request
   WarningLog warnings_;
 };
 

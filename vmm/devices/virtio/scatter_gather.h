@@ -24,7 +24,15 @@ Status gather_iov(const GuestMemory& mem, std::span<const Segment> segments, uin
 
 Status copy_from_segments(const GuestMemory& mem, std::span<const Segment> segments,
                           uint64_t offset, void* out, uint64_t len);
+// Marks the pages it wrote dirty (GuestMemory::mark_dirty), piece by piece after each copy.
 Status copy_to_segments(const GuestMemory& mem, std::span<const Segment> segments, uint64_t offset,
                         const void* in, uint64_t len);
+
+// Marks the guest pages behind bytes [offset, offset + len) of `segments` dirty, for migration
+// (KVM's dirty log does not see rrvm's writes). Call it after the bytes were written through
+// gather_iov()'s iovecs (preadv, getrandom), never before; also after a write that failed part
+// way, since some bytes may have landed. One load when dirty tracking is off.
+void mark_written(const GuestMemory& mem, std::span<const Segment> segments, uint64_t offset,
+                  uint64_t len);
 
 }  // namespace rrvm::virtio

@@ -234,13 +234,18 @@ Status Virtqueue::add_segment(const Desc& d, uint32_t where, bool in_indirect,
 
 void Virtqueue::push_used(uint16_t head, uint32_t len) {
   RRVM_CHECK(active_);
-  uint8_t* elem = used_.data() + 4 + USED_ELEM_SIZE * (used_idx_ % config_.size);
+  const uint64_t elem_offset = 4 + USED_ELEM_SIZE * (used_idx_ % config_.size);
+  uint8_t* elem = used_.data() + elem_offset;
   uint32_t id = head;
   std::memcpy(elem, &id, 4);
   std::memcpy(elem + 4, &len, 4);
   ++used_idx_;
   // Release: the element is visible to the driver before the index that publishes it.
   store_u16(used_.data() + 2, used_idx_, std::memory_order_release);
+  // For migration, after the stores (the ring is written through the view cached at activation,
+  // which KVM's dirty log does not see). The two may lie on different pages.
+  mem_->mark_dirty(config_.device_addr + elem_offset, USED_ELEM_SIZE);
+  mem_->mark_dirty(config_.device_addr + 2, 2);
 }
 
 bool Virtqueue::driver_wants_interrupt() const {
