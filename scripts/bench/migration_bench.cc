@@ -121,7 +121,7 @@ void BM_Restore(benchmark::State& state) {
     MigrationManager manager(*vm);
     state.ResumeTiming();
     auto start = std::chrono::steady_clock::now();
-    if (!run(manager, manager.start_incoming("file:" + path, {}), state)) break;
+    if (!run(manager, manager.start_incoming("file:" + path), state)) break;
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     state.PauseTiming();
     vm.reset();  // unmapping 256 MiB is not part of a restore

@@ -163,5 +163,58 @@ TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
   e2e::expect_trace_checks_clean(dir, target_config.trace_path);
 }
 
+// Live-migrates a running source (untraced) to an incoming machine started with `autostart`;
+// `during_inmigrate` is sent to the target's QMP before the source starts. Returns the target's
+// status once the load ended.
+std::string migrate_with_command_during_inmigrate(bool autostart,
+                                                  const std::string& during_inmigrate) {
+  TempDir dir;
+  MachineConfig source_config = fake_config(dir, "source");
+  source_config.trace_path.clear();  // the trace recorder is process-wide: neither side traces
+  MachineConfig target_config = fake_config(dir, "target");
+  target_config.trace_path.clear();
+  target_config.incoming = "unix:" + dir.file("migrate.sock");
+  target_config.autostart = autostart;
+
+  FakeMachine target(target_config);
+  EXPECT_TRUE(target.ok()) << target.error();
+  if (!target.ok()) return "";
+  target.start();
+  e2e::QmpClient tq;
+  EXPECT_EQ(tq.connect(target_config.qmp_path, 10s), "");
+  EXPECT_EQ(tq.status(), "inmigrate");
+  EXPECT_TRUE(tq.ok(during_inmigrate));
+  EXPECT_EQ(tq.status(), "inmigrate") << during_inmigrate << " must not leave inmigrate";
+
+  FakeMachine source(source_config, /*dirty_ram=*/true);
+  EXPECT_TRUE(source.ok()) << source.error();
+  if (!source.ok()) return "";
+  source.start();
+  e2e::QmpClient sq;
+  EXPECT_EQ(sq.connect(source_config.qmp_path, 10s), "");
+  nlohmann::json q = e2e::migrate_and_wait(sq, target_config.incoming, 30s);
+  EXPECT_EQ(e2e::str_field(q, "status"), "completed") << q.dump();
+  std::string status;
+  EXPECT_TRUE(e2e::wait_until(10s, [&] {
+    status = tq.status();
+    return status != "inmigrate";
+  }));
+  EXPECT_TRUE(sq.ok("quit"));
+  EXPECT_EQ(source.wait(), 0);
+  EXPECT_TRUE(tq.ok("quit"));
+  EXPECT_EQ(target.wait(), 0);
+  return status;
+}
+
+// QEMU's qmp_stop / qmp_cont during inmigrate: they only change autostart, which the target reads
+// when its load ends.
+TEST(MachineOnFakeHv, StopDuringInmigrateKeepsTheTargetPausedAfterTheLoad) {
+  EXPECT_EQ(migrate_with_command_during_inmigrate(/*autostart=*/true, "stop"), "paused");
+}
+
+TEST(MachineOnFakeHv, ContDuringInmigrateRunsATargetStartedWithoutAutostart) {
+  EXPECT_EQ(migrate_with_command_during_inmigrate(/*autostart=*/false, "cont"), "running");
+}
+
 }  // namespace
 }  // namespace rrvm::machine::testing

@@ -33,7 +33,7 @@ void migrate_live(const std::string& listen_uri) {
   source->fill_random(0, 4096, 11);  // 16 MiB of data for the first pass
   auto target = test::make_target_for(options);
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming(listen_uri, {}).ok());
+  ASSERT_TRUE(incoming.start_incoming(listen_uri).ok());
 
   // The rate limit (16 pages per ms) stretches the first pass to ~250 ms, so the writer (up to 8
   // pages per ms) leaves far more dirty pages than 20 ms allow: more passes must run, each
@@ -150,7 +150,7 @@ TEST(LiveMigration, TargetThatCannotTakeTheDisksRefusesAndTheSourceTakesThemBack
   auto target = test::make_target_for(options);
   target->fail_activate_disks("virtio-blk0: lock disk image /tmp/d.img: Resource busy");
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock")).ok());
   MigrationStats out = test::migrate_out(*source, incoming.incoming_uri());
   MigrationStats in = incoming.wait();
   ASSERT_EQ(in.status, MigrationStatus::Failed);
@@ -193,7 +193,7 @@ TEST(LiveMigration, TargetRefusalIsReportedToTheSource) {
   auto target = test::make_target_for(options);
   target->fail_load("kvmclock", "kvmclock state is not valid");
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock")).ok());
   MigrationStats out = test::migrate_out(*source, incoming.incoming_uri());
   MigrationStats in = incoming.wait();
   ASSERT_EQ(in.status, MigrationStatus::Failed);
@@ -214,7 +214,7 @@ TEST(LiveMigration, TargetOfAnotherShapeTellsTheSourceWhy) {
   other.vcpus = 4;
   auto target = test::make_target_for(other);
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("tcp:127.0.0.1:0", {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("tcp:127.0.0.1:0").ok());
   MigrationStats out = test::migrate_out(*source, incoming.incoming_uri());
   EXPECT_EQ(incoming.wait().status, MigrationStatus::Failed);
   ASSERT_EQ(out.status, MigrationStatus::Failed);
@@ -232,7 +232,7 @@ TEST(LiveMigration, CancelResumesTheSourceAndFailsTheTarget) {
   source->fill_random(0, 8192, 5);
   auto target = test::make_target_for(options);
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock")).ok());
   MigrationManager outgoing(*source);
   MigrationParameters slow;
   slow.max_bandwidth = 2 << 20;  // 32 MiB would take 16 s
@@ -262,7 +262,7 @@ TEST(LiveMigration, RateLimitSendsBeforeWaitingAndALiftedLimitAppliesAtOnce) {
   source->fill_random(0, 8, 7);  // one 32 KiB run: small enough to be buffered by the writer
   auto target = test::make_target_for(options);
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock")).ok());
   MigrationManager outgoing(*source);
   MigrationParameters p;
   p.max_bandwidth = 4 << 10;  // the first run alone overshoots the limit by ~8 s
@@ -295,7 +295,7 @@ TEST(LiveMigration, CancelWhileWaitingForASource) {
   TempDir dir;
   auto target = test::make_target_for(live_options());
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock")).ok());
   EXPECT_EQ(incoming.query().status, MigrationStatus::Setup);
   incoming.cancel();
   EXPECT_EQ(incoming.wait().status, MigrationStatus::Cancelled);
@@ -308,7 +308,7 @@ TEST(LiveMigration, QueryReportsProgressWhileActive) {
   source->fill_random(0, 4096, 5);
   auto target = test::make_target_for(options);
   MigrationManager incoming(*target);
-  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock"), {}).ok());
+  ASSERT_TRUE(incoming.start_incoming("unix:" + dir.file("m.sock")).ok());
   MigrationManager outgoing(*source);
   MigrationParameters p;
   p.max_bandwidth = 32ull << 20;  // ~0.5 s for 16 MiB

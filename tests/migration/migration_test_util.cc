@@ -56,9 +56,9 @@ MigrationStats migrate_out(FakeMigratable& vm, const std::string& uri, Migration
   return manager.wait();
 }
 
-MigrationStats restore_from(FakeMigratable& vm, const std::string& path, IncomingOptions options) {
+MigrationStats restore_from(FakeMigratable& vm, const std::string& path) {
   MigrationManager manager(vm);
-  Status started = manager.start_incoming("file:" + path, options);
+  Status started = manager.start_incoming("file:" + path);
   EXPECT_TRUE(started.ok()) << (started.ok() ? "" : started.error().describe());
   return manager.wait();
 }

@@ -40,8 +40,7 @@ std::unique_ptr<FakeMigratable> make_target_for(const FakeMigratable::Options& s
 MigrationStats migrate_out(FakeMigratable& vm, const std::string& uri,
                            MigrationParameters params = {});
 // Loads a snapshot file into vm to its end.
-MigrationStats restore_from(FakeMigratable& vm, const std::string& path,
-                            IncomingOptions options = {});
+MigrationStats restore_from(FakeMigratable& vm, const std::string& path);
 
 std::vector<uint8_t> read_bytes(const std::string& path);
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);

@@ -128,8 +128,8 @@ TEST_F(SnapshotTest, NoAutostartLeavesTheTargetPaused) {
   const std::string path = dir_.file("vm.snap");
   ASSERT_EQ(test::migrate_out(*source_, "file:" + path).status, MigrationStatus::Completed);
   auto target = test::make_target_for(options_);
-  ASSERT_EQ(test::restore_from(*target, path, IncomingOptions{.autostart = false}).status,
-            MigrationStatus::Completed);
+  target->autostart_on = false;
+  ASSERT_EQ(test::restore_from(*target, path).status, MigrationStatus::Completed);
   EXPECT_EQ(target->run_state(), RunState::Paused);
   EXPECT_FALSE(contains(target->calls(), "vm_start"));
 }

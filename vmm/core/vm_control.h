@@ -15,6 +15,7 @@
 //   (vm_stop_force_state): no notifier runs twice, so kvmclock keeps the clock of the first stop.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -100,7 +101,7 @@ class VmControl {
   MainLoop& main_loop_;
   VmControlCallbacks callbacks_;
   VmControlOptions options_;
-  bool autostart_ = true;
+  std::atomic<bool> autostart_{true};  // read by the migration-incoming thread
 
   ShutdownCause shutdown_cause_ = ShutdownCause::None;  // main loop thread: why it ended
 };

@@ -83,6 +83,7 @@ class Machine final : public migration::Migratable {
   const GuestMemory& memory() const override { return memory_; }
   bool ram_is_private_anonymous() const override { return true; }
   trace::RunState run_state() const override { return run_state_.get(); }
+  bool autostart() const override { return control_->autostart(); }
   Status set_run_state(trace::RunState state, std::string_view reason) override;
   Status vm_start(std::string_view reason) override;
   Status start_dirty_log() override;

@@ -85,7 +85,7 @@ void Machine::on_serial_line(std::string_view line) {
 Status Machine::start_guest() {
   if (!config_.incoming.empty()) {
     RRVM_TRY(run_state_.set(trace::RunState::InMigrate, "incoming migration"));
-    RRVM_TRY(migration_->start_incoming(config_.incoming, {.autostart = config_.autostart}));
+    RRVM_TRY(migration_->start_incoming(config_.incoming));
     spdlog::info("waiting for an incoming migration on {}", migration_->incoming_uri());
     return ok_status();
   }

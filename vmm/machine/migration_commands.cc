@@ -44,7 +44,7 @@ Status register_migration_commands(monitor::CommandTable& table,
   RRVM_TRY(table.add(CommandSpec{
       "migrate-incoming", {ArgSpec{"uri", ArgType::String}},
       [&manager](const Json& args) -> Result<Json> {
-        RRVM_TRY(manager.start_incoming(args["uri"].get<std::string>(), {}));
+        RRVM_TRY(manager.start_incoming(args["uri"].get<std::string>()));
         return Json::object();
       },
       false}));

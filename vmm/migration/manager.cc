@@ -35,7 +35,7 @@ Status MigrationManager::start(const std::string& uri) {
   return ok_status();
 }
 
-Status MigrationManager::start_incoming(const std::string& uri, IncomingOptions options) {
+Status MigrationManager::start_incoming(const std::string& uri) {
   std::lock_guard lock(mu_);
   RRVM_TRY(check_idle());
   if (thread_.joinable()) thread_.join();
@@ -43,7 +43,7 @@ Status MigrationManager::start_incoming(const std::string& uri, IncomingOptions 
   incoming_uri_ = listener->uri();
   source_.reset();
   progress_.begin(incoming_uri_, true);
-  target_ = std::make_unique<MigrationTarget>(vm_, std::move(listener), options, progress_);
+  target_ = std::make_unique<MigrationTarget>(vm_, std::move(listener), progress_);
   thread_ = std::thread([target = target_.get()] { target->run(); });
   return ok_status();
 }

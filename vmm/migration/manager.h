@@ -2,7 +2,7 @@
 // incoming, each on its own thread.
 //
 //   QMP migrate {"uri": U}              -> start(U)
-//   QMP migrate-incoming {"uri": U}     -> start_incoming(U, {})   (`rrvm run --incoming U`)
+//   QMP migrate-incoming {"uri": U}     -> start_incoming(U)   (`rrvm run --incoming U`)
 //   QMP migrate_cancel                  -> cancel()
 //   QMP query-migrate                   -> query()
 //   QMP migrate-set-parameters          -> set_parameters(p)   (applies to a running migration)
@@ -38,7 +38,7 @@ class MigrationManager {
   Status start(const std::string& uri);
   // Listens (unix/tcp: bound when this returns, so a source may connect at once) and runs the
   // incoming side on the "migration-incoming" thread.
-  Status start_incoming(const std::string& uri, IncomingOptions options);
+  Status start_incoming(const std::string& uri);
   // The URI a source should use for the running incoming migration (tcp port 0 resolved).
   std::string incoming_uri() const;
 

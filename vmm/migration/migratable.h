@@ -17,7 +17,7 @@
 //   save_section() for each section, in order   activate_disks()  (takes the image locks)
 //   inactivate_disks() (releases image locks)   Ack to a live source
 //   End; commit (file) or the target's Ack      vm_start() if the source was running and
-//   stop_dirty_log()                              autostart is on; else set_run_state() to the
+//   stop_dirty_log()                              autostart() holds; else set_run_state() to the
 //   set_run_state(PostMigrate)                    source's state (Paused without autostart)
 //   On any failure or cancel after the stop:
 //   activate_disks() if they were inactivated; then vm_start() if the VM was running, else
@@ -87,6 +87,10 @@ class Migratable {
   virtual bool ram_is_private_anonymous() const = 0;
 
   virtual trace::RunState run_state() const = 0;
+  // QEMU's autostart: whether an incoming VM whose source was running runs once it loaded.
+  // `--no-autostart` clears it; QMP `stop` / `cont` during inmigrate clear / set it, so the
+  // target reads it when the load ends, not when the migration starts. Any thread.
+  virtual bool autostart() const = 0;
 
   // QEMU's runstate_set(): only the state changes (no notifiers, vCPUs untouched). Used for
   // InMigrate, PostMigrate, Paused, and to put back a non-running source's state after a failure.

@@ -54,10 +54,9 @@ std::string name_record(RecordKind kind, std::span<const uint8_t> descriptor) {
 }  // namespace
 
 MigrationTarget::MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener,
-                                 IncomingOptions options, Progress& progress)
+                                 Progress& progress)
     : vm_(vm),
       listener_(std::move(listener)),
-      options_(options),
       progress_(progress),
       uri_(listener_->uri()) {}
 
@@ -304,7 +303,7 @@ Status MigrationTarget::start_vm() {
   // QEMU: a source that was running gives a running target (unless autostart is off); any other
   // state carries over as it was.
   if (source_state_ == RunState::Running) {
-    if (options_.autostart) return vm_.vm_start("incoming migration");
+    if (vm_.autostart()) return vm_.vm_start("incoming migration");
     return vm_.set_run_state(RunState::Paused, "incoming migration (no autostart)");
   }
   return vm_.set_run_state(source_state_, "incoming migration: the source was " +

@@ -6,8 +6,8 @@
 //              memory(), sections checksummed and buffered, End with the stream checksum
 //   load       only now, with the whole stream verified: load_section() for each section in
 //              order, then cpu_synchronize_all_post_init() (FULL put); Ack to a live source
-//   start      vm_start() if the source was running and autostart is on; otherwise the source's
-//              run state (Paused with autostart off)
+//   start      vm_start() if the source was running and the VM's autostart() holds (read now);
+//              otherwise the source's run state (Paused with autostart off)
 //
 // On failure the VM stays in InMigrate and is never started (QEMU exits; the caller decides).
 #pragma once
@@ -27,14 +27,9 @@ namespace rrvm::migration {
 class StreamReader;
 struct Record;
 
-struct IncomingOptions {
-  bool autostart = true;  // false: `--no-autostart`, the VM stays paused after loading
-};
-
 class MigrationTarget {
  public:
-  MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener, IncomingOptions options,
-                  Progress& progress);
+  MigrationTarget(Migratable& vm, std::unique_ptr<Listener> listener, Progress& progress);
   ~MigrationTarget();
 
   // Runs the incoming migration on the calling thread to its end (progress holds the outcome).
@@ -63,7 +58,6 @@ class MigrationTarget {
 
   Migratable& vm_;
   std::unique_ptr<Listener> listener_;
-  IncomingOptions options_;
   Progress& progress_;
   std::string uri_;
   std::mutex channel_mu_;  // cancel() vs accept() storing the channel

@@ -67,12 +67,15 @@ class FakeMigratable : public Migratable {
   void clear_calls();
   // The RAM image, region by region.
   std::vector<uint8_t> ram_image() const;
+  // What autostart() answers (a target's `--no-autostart` when false).
+  std::atomic<bool> autostart_on{true};
 
   // ---- Migratable
   VmDescription describe() const override;
   const GuestMemory& memory() const override { return memory_; }
   bool ram_is_private_anonymous() const override { return true; }
   trace::RunState run_state() const override { return state_.load(); }
+  bool autostart() const override { return autostart_on.load(); }
   Status set_run_state(trace::RunState state, std::string_view reason) override;
   Status vm_start(std::string_view reason) override;
   Status start_dirty_log() override;
