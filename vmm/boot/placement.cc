@@ -41,7 +41,13 @@ Status write_cmdline(const GuestMemory& mem, const std::string& cmdline, uint64_
 
 Status write_boot_tables(const GuestMemory& mem, const hv::LongModeLayout& layout) {
   RRVM_ASSIGN_OR_RETURN(std::span<uint8_t> low, mem.slice(0, HIGH_MEMORY_START));
-  return hv::write_long_mode_tables(low, layout);
+  RRVM_TRY(hv::write_long_mode_tables(low, layout));
+  // Written through a view, so marked here (after the writes): a reset reloads them, and a live
+  // migration may be running then.
+  mem.mark_dirty(layout.page_tables_gpa, hv::page_table_bytes(layout));
+  mem.mark_dirty(layout.gdt_gpa, hv::GDT_BYTES);
+  mem.mark_dirty(layout.tss_gpa, hv::TSS_BYTES);
+  return ok_status();
 }
 
 }  // namespace rrvm::boot
