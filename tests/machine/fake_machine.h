@@ -64,5 +64,8 @@ inline constexpr uint64_t DIRTY_WINDOW_BYTES = 4ull << 20;
 
 // A digest of the machine's guest RAM, to compare a restored VM with its source.
 uint64_t ram_digest(const GuestMemory& memory);
+// A digest of every fake vCPU's state (registers, sregs, MSRs, LAPIC, events, XSAVE, mp_state).
+// Call it while no vCPU runs.
+uint64_t vcpus_digest(FakeMachine& machine);
 
 }  // namespace rrvm::machine::testing

@@ -1,10 +1,17 @@
 // The machine's own sequences on the in-memory hypervisor (fake_machine.h), on every host: QMP
-// stop/cont and a snapshot to a file restored by a second machine leave traces in QEMU's order
-// that `rrvm check --all` accepts, and the restored VM has the source's RAM, vCPU state and MSRs.
-// The same checks run against real KVM in tests/e2e (skipped where /dev/kvm is missing).
+// stop/cont, a snapshot to a file restored by a second machine and a live migration over a unix
+// socket to a second process, each while the fake guest writes its RAM, leave traces in QEMU's
+// order that `rrvm check --all` accepts; the restored or migrated VM has the source's RAM and
+// vCPU state; QMP stop/cont during inmigrate decide whether the target runs after its load. The
+// same sequence checks run against real KVM in tests/e2e (skipped where /dev/kvm is missing).
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -214,6 +221,95 @@ TEST(MachineOnFakeHv, StopDuringInmigrateKeepsTheTargetPausedAfterTheLoad) {
 
 TEST(MachineOnFakeHv, ContDuringInmigrateRunsATargetStartedWithoutAutostart) {
   EXPECT_EQ(migrate_with_command_during_inmigrate(/*autostart=*/false, "cont"), "running");
+}
+
+// The incoming side of a live migration, in a child process: the trace recorder is
+// process-wide, so two traced machines need two processes (as in real use). Once its load has
+// left it paused (`config` has no autostart) it writes "RAM-DIGEST VCPUS-DIGEST" to `report`,
+// then runs until `quit`. It exits with the machine's status; 90 when the machine could not be
+// built, 91 when the load did not end in time. Fork only while the test process has one thread.
+pid_t fork_incoming(const MachineConfig& config, const std::string& report) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  int status = 90;
+  {
+    FakeMachine vm(config);
+    if (vm.ok()) {
+      vm.start();
+      bool loaded = e2e::wait_until(30s, [&] {
+        return vm.machine().run_state() == trace::RunState::Paused;
+      });
+      if (loaded) {
+        std::ofstream(report + ".tmp") << ram_digest(vm.machine().memory()) << " "
+                                       << vcpus_digest(vm) << "\n";
+        std::rename((report + ".tmp").c_str(), report.c_str());
+        status = vm.wait(60s);
+      } else {
+        status = 91;
+      }
+    }
+  }
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+// Live migration over a unix socket while the fake guest keeps writing its RAM, both sides
+// traced, with a disk whose lock moves from the source process to the target process.
+TEST(MachineOnFakeHv, LiveMigrationOverUnixSocketWhileTheGuestWritesItsRam) {
+  TempDir dir;
+  std::string disk = e2e::make_tick_disk(dir);
+  MachineConfig source_config = fake_config(dir, "source");
+  source_config.disks = {{disk}};
+  source_config.rng = true;
+  MachineConfig target_config = fake_config(dir, "target");
+  target_config.disks = source_config.disks;
+  target_config.rng = true;
+  target_config.incoming = "unix:" + dir.file("migrate.sock");
+  target_config.autostart = false;  // compared before its guest runs (and dirties RAM) again
+  const std::string report = dir.file("target.report");
+
+  pid_t target = fork_incoming(target_config, report);
+  ASSERT_GT(target, 0);
+  e2e::QmpClient tq;
+  ASSERT_EQ(tq.connect(target_config.qmp_path, 10s), "");
+  EXPECT_EQ(tq.status(), "inmigrate");
+  std::string source_digests;
+  {
+    FakeMachine vm(source_config, /*dirty_ram=*/true);
+    ASSERT_TRUE(vm.ok()) << vm.error();
+    vm.start();
+    e2e::QmpClient qmp;
+    ASSERT_EQ(qmp.connect(source_config.qmp_path, 10s), "");
+    ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
+    nlohmann::json q = e2e::migrate_iterating(qmp, target_config.incoming);
+    ASSERT_EQ(e2e::str_field(q, "status"), "completed") << q.dump();
+    EXPECT_GE(q.value(nlohmann::json::json_pointer("/ram/dirty-sync-count"), int64_t{0}), 3)
+        << q.dump();
+    EXPECT_EQ(qmp.status(), "postmigrate");
+    source_digests = std::to_string(ram_digest(vm.machine().memory())) + " " +
+                     std::to_string(vcpus_digest(vm)) + "\n";
+    EXPECT_TRUE(qmp.ok("quit"));
+    EXPECT_EQ(vm.wait(), 0);
+  }
+  ASSERT_TRUE(e2e::wait_until(30s, [&] { return !e2e::read_file(report).empty(); }));
+  EXPECT_EQ(e2e::read_file(report), source_digests)
+      << "the target's RAM and vCPU state (left) differ from the source's at completion";
+  EXPECT_EQ(tq.status(), "paused");
+  EXPECT_TRUE(tq.ok("cont"));
+  EXPECT_EQ(tq.status(), "running");
+  EXPECT_TRUE(tq.ok("quit"));
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(target, &wstatus, 0), target);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "target status " << wstatus;
+
+  auto source_trace = e2e::load_trace(source_config.trace_path);
+  auto target_trace = e2e::load_trace(target_config.trace_path);
+  EXPECT_GE(e2e::iteration_pages(source_trace).size(), 3u);
+  e2e::expect_source_completion_sequence(source_trace);
+  e2e::expect_target_load_sequence(target_trace);
+  e2e::expect_disk_handover(source_trace, &target_trace);
+  e2e::expect_trace_checks_clean(dir, source_config.trace_path);
+  e2e::expect_trace_checks_clean(dir, target_config.trace_path);
 }
 
 }  // namespace
