@@ -57,7 +57,8 @@ nlohmann::json wait_migration_end(QmpClient& qmp, std::chrono::milliseconds time
     if (!q.contains("return")) return true;
     last = q["return"];
     std::string status = str_field(last, "status");
-    return status != "setup" && status != "active" && status != "device";
+    return status != "setup" && status != "active" && status != "device" &&
+           status != "cancelling";
   });
   return last;
 }

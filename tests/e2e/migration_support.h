@@ -9,7 +9,7 @@
 
 namespace rrvm::e2e {
 
-// Polls query-migrate until the migration leaves setup/active/device; returns the last
+// Polls query-migrate until the migration leaves setup/active/device/cancelling; returns the last
 // query-migrate "return" object (null on a QMP failure).
 nlohmann::json wait_migration_end(QmpClient& qmp, std::chrono::milliseconds timeout);
 // Runs `migrate` with `uri`, then wait_migration_end.

@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -170,6 +172,16 @@ TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
   e2e::expect_trace_checks_clean(dir, target_config.trace_path);
 }
 
+// Waits until an incoming machine listens for its migration: its QMP monitor is up before that,
+// and query-migrate says "none" until the listener is bound.
+void wait_incoming_listening(e2e::QmpClient& target_qmp) {
+  std::string status;
+  EXPECT_TRUE(e2e::wait_until(10s, [&] {
+    status = e2e::str_field(target_qmp.execute("query-migrate")["return"], "status");
+    return !status.empty() && status != "none";
+  })) << "the target does not listen: query-migrate says '" << status << "'";
+}
+
 // Live-migrates a running source (untraced) to an incoming machine started with `autostart`;
 // `during_inmigrate` is sent to the target's QMP before the source starts. Returns the target's
 // status once the load ended.
@@ -189,6 +201,7 @@ std::string migrate_with_command_during_inmigrate(bool autostart,
   target.start();
   e2e::QmpClient tq;
   EXPECT_EQ(tq.connect(target_config.qmp_path, 10s), "");
+  wait_incoming_listening(tq);
   EXPECT_EQ(tq.status(), "inmigrate");
   EXPECT_TRUE(tq.ok(during_inmigrate));
   EXPECT_EQ(tq.status(), "inmigrate") << during_inmigrate << " must not leave inmigrate";
@@ -272,6 +285,7 @@ TEST(MachineOnFakeHv, LiveMigrationOverUnixSocketWhileTheGuestWritesItsRam) {
   ASSERT_GT(target, 0);
   e2e::QmpClient tq;
   ASSERT_EQ(tq.connect(target_config.qmp_path, 10s), "");
+  wait_incoming_listening(tq);
   EXPECT_EQ(tq.status(), "inmigrate");
   std::string source_digests;
   {
@@ -310,6 +324,77 @@ TEST(MachineOnFakeHv, LiveMigrationOverUnixSocketWhileTheGuestWritesItsRam) {
   e2e::expect_disk_handover(source_trace, &target_trace);
   e2e::expect_trace_checks_clean(dir, source_config.trace_path);
   e2e::expect_trace_checks_clean(dir, target_config.trace_path);
+}
+
+// A live migration that cannot finish: the target (a child process) is stopped with SIGSTOP once
+// it listens, so the source's stream stalls mid-way; then `end_it` ends it (killing the target or
+// cancelling). The source must come back to running with its guest going on, record why, and
+// leave a trace rrvm check accepts. Returns query-migrate's final status.
+std::string stalled_migration(const std::function<void(pid_t target, e2e::QmpClient&)>& end_it) {
+  TempDir dir;
+  MachineConfig source_config = fake_config(dir, "source");
+  source_config.disks = {{e2e::make_tick_disk(dir)}};
+  MachineConfig target_config = fake_config(dir, "target");
+  target_config.trace_path.clear();  // it dies mid-stream: nothing to check there
+  target_config.disks = source_config.disks;
+  target_config.incoming = "unix:" + dir.file("migrate.sock");
+
+  pid_t target = fork_incoming(target_config, dir.file("target.report"));
+  EXPECT_GT(target, 0);
+  if (target <= 0) return "";
+  e2e::QmpClient tq;
+  EXPECT_EQ(tq.connect(target_config.qmp_path, 10s), "");
+  wait_incoming_listening(tq);
+  ::kill(target, SIGSTOP);  // the kernel still accepts the connection; nobody reads it
+
+  std::string status;
+  {
+    FakeMachine vm(source_config, /*dirty_ram=*/true);
+    EXPECT_TRUE(vm.ok()) << vm.error();
+    if (!vm.ok()) return "";
+    vm.start();
+    e2e::QmpClient qmp;
+    EXPECT_EQ(qmp.connect(source_config.qmp_path, 10s), "");
+    EXPECT_TRUE(vm.vcpu(0).wait_runs(3));
+    EXPECT_TRUE(qmp.execute("migrate", {{"uri", target_config.incoming}}).contains("return"));
+    std::this_thread::sleep_for(300ms);
+    std::string mid = e2e::str_field(qmp.execute("query-migrate")["return"], "status");
+    EXPECT_TRUE(mid == "active" || mid == "device" || mid == "setup") << mid;
+    end_it(target, qmp);
+    nlohmann::json q = e2e::wait_migration_end(qmp, 20s);
+    status = e2e::str_field(q, "status");
+    if (status == "failed") {
+      EXPECT_FALSE(e2e::str_field(q, "error-desc").empty()) << q.dump();
+    }
+    EXPECT_TRUE(e2e::wait_until(10s, [&] { return qmp.status() == "running"; }))
+        << qmp.status();
+    size_t runs = vm.vcpu(0).runs();
+    EXPECT_TRUE(vm.vcpu(0).wait_runs(runs + 3)) << "the guest does not run after the migration";
+    EXPECT_TRUE(qmp.ok("quit"));
+    EXPECT_EQ(vm.wait(), 0);
+  }
+  ::kill(target, SIGKILL);
+  ::waitpid(target, nullptr, 0);
+  auto ev = e2e::load_trace(source_config.trace_path);
+  EXPECT_GE(find_event(ev, 0, is(EventType::MigrationEvent, status)), 0)
+      << "the " << status << " migration is not in the trace";
+  e2e::expect_trace_checks_clean(dir, source_config.trace_path);
+  return status;
+}
+
+TEST(MachineOnFakeHv, TargetKilledMidStreamTheSourceRunsOn) {
+  EXPECT_EQ(stalled_migration([](pid_t target, e2e::QmpClient&) {
+              ::kill(target, SIGKILL);
+              ::waitpid(target, nullptr, 0);
+            }),
+            "failed");
+}
+
+TEST(MachineOnFakeHv, MigrateCancelMidStreamTheSourceRunsOn) {
+  EXPECT_EQ(stalled_migration([](pid_t, e2e::QmpClient& qmp) {
+              EXPECT_TRUE(qmp.ok("migrate_cancel"));
+            }),
+            "cancelled");
 }
 
 }  // namespace
