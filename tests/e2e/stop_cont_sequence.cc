@@ -13,13 +13,15 @@ using core::testing::is;
 using trace::EventType;
 
 long expect_stop_sequence(const std::vector<TracedEvent>& ev, long from) {
-  long stop = find_event(ev, from, is(EventType::RunStateChange, "running -> paused reason=\"qmp:stop\""));
+  long stop =
+      find_event(ev, from, is(EventType::RunStateChange, "running -> paused reason=\"qmp:stop\""));
   EXPECT_GE(stop, 0) << describe(ev, from, ev.size());
   if (stop < 0) return -1;
   long notifier = find_event(ev, stop, is(EventType::NotifierCall, "handler=kvmclock"));
   EXPECT_GE(notifier, 0);
   if (notifier < 0) return -1;
-  EXPECT_NE(ev[notifier].text.find("running=false state=paused"), std::string::npos) << ev[notifier].str();
+  EXPECT_NE(ev[notifier].text.find("running=false state=paused"), std::string::npos)
+      << ev[notifier].str();
   EXPECT_TRUE(backtrace_has(ev[notifier], {"kvmclock", "vm_state_notify"})) << ev[notifier].str();
   long get = find_event(ev, notifier, is(EventType::ClockAccess, "get clock="));
   EXPECT_GE(get, 0) << describe(ev, notifier, ev.size());
@@ -30,7 +32,8 @@ long expect_stop_sequence(const std::vector<TracedEvent>& ev, long from) {
       return e.type == EventType::TscRead && e.thread_vcpu == vcpu;
     });
     EXPECT_TRUE(tsc > notifier && tsc < get)
-        << "TSC read on vcpu" << vcpu << " thread must come between the notifier and KVM_GET_CLOCK:\n"
+        << "TSC read on vcpu" << vcpu
+        << " thread must come between the notifier and KVM_GET_CLOCK:\n"
         << describe(ev, stop, get + 1);
     if (tsc >= 0) {
       EXPECT_TRUE(backtrace_has(ev[tsc], {"kvmclock"})) << ev[tsc].str();
@@ -40,7 +43,8 @@ long expect_stop_sequence(const std::vector<TracedEvent>& ev, long from) {
 }
 
 long expect_cont_sequence(const std::vector<TracedEvent>& ev, long from) {
-  long cont = find_event(ev, from, is(EventType::RunStateChange, "paused -> running reason=\"qmp:cont\""));
+  long cont =
+      find_event(ev, from, is(EventType::RunStateChange, "paused -> running reason=\"qmp:cont\""));
   EXPECT_GE(cont, 0) << describe(ev, from, ev.size());
   if (cont < 0) return -1;
   long set = find_event(ev, cont, is(EventType::ClockAccess, "set clock="));
@@ -49,7 +53,8 @@ long expect_cont_sequence(const std::vector<TracedEvent>& ev, long from) {
   EXPECT_TRUE(backtrace_has(ev[set], {"kvmclock", "vm_state_notify"})) << ev[set].str();
   long last_ctrl = set;
   for (int vcpu = 0; vcpu < 2; ++vcpu) {
-    long ctrl = find_event(ev, set, is(EventType::KvmclockCtrl, "vcpu=" + std::to_string(vcpu) + " "));
+    long ctrl =
+        find_event(ev, set, is(EventType::KvmclockCtrl, "vcpu=" + std::to_string(vcpu) + " "));
     EXPECT_GT(ctrl, set) << "KVMCLOCK_CTRL vcpu" << vcpu << " missing after KVM_SET_CLOCK";
     if (ctrl < 0) return -1;
     EXPECT_NE(ev[ctrl].text.find("result=0"), std::string::npos) << ev[ctrl].str();

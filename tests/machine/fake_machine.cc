@@ -20,8 +20,8 @@ std::function<void()> dirty_ram_work(const GuestMemory& memory, core::testing::F
     const uint64_t pages = DIRTY_WINDOW_BYTES / GuestMemory::PAGE_SIZE;
     for (uint64_t i = 0; i < DIRTY_PAGES_PER_EXIT; ++i) {
       uint64_t n = ++*counter;
-      uint64_t gpa = DIRTY_WINDOW_BASE + index * DIRTY_WINDOW_BYTES +
-                     (n % pages) * GuestMemory::PAGE_SIZE;
+      uint64_t gpa =
+          DIRTY_WINDOW_BASE + index * DIRTY_WINDOW_BYTES + (n % pages) * GuestMemory::PAGE_SIZE;
       // Straight into RAM, as a guest writes: not through GuestMemory::write, which marks the
       // VMM's own writes in rrvm's dirty log.
       auto host = memory.slice(gpa, sizeof n);
@@ -33,6 +33,17 @@ std::function<void()> dirty_ram_work(const GuestMemory& memory, core::testing::F
 }
 
 }  // namespace
+
+MachineConfig fake_machine_config(const std::string& dir, const std::string& name) {
+  MachineConfig c;
+  c.memory_bytes = 64ull << 20;
+  c.vcpus = 2;
+  c.kernel = RRVM_GUEST_ELF;
+  c.trace_path = dir + "/" + name + ".rrtrace";
+  c.qmp_path = dir + "/" + name + ".sock";
+  c.serial = dir + "/" + name + ".console";
+  return c;
+}
 
 FakeMachine::FakeMachine(const MachineConfig& config, bool dirty_ram) {
   auto hv = std::make_unique<core::testing::FakeHypervisor>(log);

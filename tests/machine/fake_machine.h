@@ -54,6 +54,10 @@ class FakeMachine {
   std::atomic<bool> finished_{false};
 };
 
+// A 64 MiB, 2-vCPU machine booting the rrvm guest, with DIR/NAME.rrtrace, DIR/NAME.sock (QMP)
+// and DIR/NAME.console.
+MachineConfig fake_machine_config(const std::string& dir, const std::string& name);
+
 // The period of the fake vCPUs' exits.
 inline constexpr std::chrono::milliseconds FAKE_EXIT_PERIOD{2};
 // With dirty_ram: each vCPU rewrites pages of its own 4 MiB window from 32 MiB up, round robin, a

@@ -23,20 +23,9 @@ using e2e::TempDir;
 using trace::EventType;
 using namespace std::chrono_literals;
 
-MachineConfig fake_config(const TempDir& dir) {
-  MachineConfig c;
-  c.memory_bytes = 64ull << 20;
-  c.vcpus = 2;
-  c.kernel = RRVM_GUEST_ELF;
-  c.trace_path = dir.file("vm.rrtrace");
-  c.qmp_path = dir.file("vm.sock");
-  c.serial = dir.file("vm.console");
-  return c;
-}
-
 hv::Exit port_write(uint64_t port) {
-  return hv::Exit{.kind = hv::Exit::Kind::Io, .address = port, .size = 1, .count = 1,
-                  .is_write = true};
+  return hv::Exit{
+      .kind = hv::Exit::Kind::Io, .address = port, .size = 1, .count = 1, .is_write = true};
 }
 
 // Starts `vm`, waits until both vCPUs ran, and connects `qmp`.
@@ -50,7 +39,7 @@ void start_running(FakeMachine& vm, const MachineConfig& config, e2e::QmpClient&
 TEST(GuestExitsOnFakeHv, DebugExitPortValueIsRrvmsExitStatus) {
   for (uint8_t code : {uint8_t{42}, uint8_t{0}}) {
     TempDir dir;
-    MachineConfig config = fake_config(dir);
+    MachineConfig config = fake_machine_config(dir.path(), "vm");
     {
       FakeMachine vm(config);
       e2e::QmpClient qmp;
@@ -68,7 +57,7 @@ TEST(GuestExitsOnFakeHv, DebugExitPortValueIsRrvmsExitStatus) {
 // The guest's reset request (reset port, or a triple fault): QEMU resets the machine.
 void expect_reset(hv::Exit exit, std::vector<uint8_t> data) {
   TempDir dir;
-  MachineConfig config = fake_config(dir);
+  MachineConfig config = fake_machine_config(dir.path(), "vm");
   {
     FakeMachine vm(config);
     e2e::QmpClient qmp;
@@ -111,7 +100,7 @@ TEST(GuestExitsOnFakeHv, TripleFaultResetsTheMachine) {
 
 TEST(GuestExitsOnFakeHv, ResetWithNoRebootShutsDown) {
   TempDir dir;
-  MachineConfig config = fake_config(dir);
+  MachineConfig config = fake_machine_config(dir.path(), "vm");
   config.no_reboot = true;
   {
     FakeMachine vm(config);
@@ -124,8 +113,8 @@ TEST(GuestExitsOnFakeHv, ResetWithNoRebootShutsDown) {
     EXPECT_EQ(vm.wait(), 0);
   }
   auto ev = e2e::load_trace(config.trace_path);
-  EXPECT_GE(find_event(ev, 0, is(EventType::RunStateChange,
-                                 "running -> shutdown reason=\"guest-reset\"")),
+  EXPECT_GE(find_event(ev, 0,
+                       is(EventType::RunStateChange, "running -> shutdown reason=\"guest-reset\"")),
             0)
       << e2e::describe(ev, 0, ev.size());
   EXPECT_EQ(find_event(ev, 0, is(EventType::MonitorReply, "\"event\":\"RESET\"")), -1);
@@ -134,7 +123,7 @@ TEST(GuestExitsOnFakeHv, ResetWithNoRebootShutsDown) {
 
 TEST(GuestExitsOnFakeHv, InternalErrorStopsTheVmWithTheReason) {
   TempDir dir;
-  MachineConfig config = fake_config(dir);
+  MachineConfig config = fake_machine_config(dir.path(), "vm");
   {
     FakeMachine vm(config);
     e2e::QmpClient qmp;

@@ -30,21 +30,10 @@ using e2e::TempDir;
 using trace::EventType;
 using namespace std::chrono_literals;
 
-MachineConfig fake_config(const TempDir& dir, const std::string& name) {
-  MachineConfig c;
-  c.memory_bytes = 64ull << 20;
-  c.vcpus = 2;
-  c.kernel = RRVM_GUEST_ELF;
-  c.trace_path = dir.file(name + ".rrtrace");
-  c.qmp_path = dir.file(name + ".sock");
-  c.serial = dir.file(name + ".console");
-  return c;
-}
-
 TEST(MachineOnFakeHv, StopContCyclesTraceQemusKvmclockSequenceAndCheckClean) {
   constexpr int CYCLES = 5;
   TempDir dir;
-  MachineConfig config = fake_config(dir, "vm");
+  MachineConfig config = fake_machine_config(dir.path(), "vm");
   {
     FakeMachine vm(config);
     ASSERT_TRUE(vm.ok()) << vm.error();
@@ -102,8 +91,8 @@ VcpuState state_of(core::testing::FakeVcpu& v) {
 
 void expect_same_state(const VcpuState& a, const VcpuState& b, size_t index) {
   SCOPED_TRACE("vcpu " + std::to_string(index));
-  EXPECT_EQ(std::memcmp(&a.regs, &b.regs, sizeof a.regs), 0) << "rip " << a.regs.rip << " vs "
-                                                             << b.regs.rip;
+  EXPECT_EQ(std::memcmp(&a.regs, &b.regs, sizeof a.regs), 0)
+      << "rip " << a.regs.rip << " vs " << b.regs.rip;
   EXPECT_EQ(std::memcmp(&a.sregs, &b.sregs, sizeof a.sregs), 0);
   EXPECT_EQ(a.msrs, b.msrs);
   EXPECT_EQ(a.lapic, b.lapic);
@@ -112,13 +101,28 @@ void expect_same_state(const VcpuState& a, const VcpuState& b, size_t index) {
   EXPECT_EQ(a.mp_state, b.mp_state);
 }
 
+// The two sides of a migration: a source with a disk (a fresh image in `dir`) and virtio-rng,
+// and a target with the same devices loading from `incoming`.
+struct MigrationConfigs {
+  MachineConfig source, target;
+};
+MigrationConfigs migration_configs(const TempDir& dir, const std::string& incoming) {
+  MigrationConfigs c{fake_machine_config(dir.path(), "source"),
+                     fake_machine_config(dir.path(), "target")};
+  c.source.disks = {{e2e::make_tick_disk(dir)}};
+  c.source.rng = true;
+  c.target.disks = c.source.disks;
+  c.target.rng = true;
+  c.target.incoming = incoming;
+  return c;
+}
+
 TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
   TempDir dir;
-  std::string disk = e2e::make_tick_disk(dir);
-  MachineConfig source_config = fake_config(dir, "source");
-  source_config.disks = {{disk}};
-  source_config.rng = true;
   std::string snapshot = dir.file("vm.snap");
+  MigrationConfigs configs = migration_configs(dir, "file:" + snapshot);
+  MachineConfig& source_config = configs.source;
+  MachineConfig& target_config = configs.target;
 
   std::vector<VcpuState> saved;
   uint64_t source_ram = 0;
@@ -146,10 +150,6 @@ TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
   e2e::expect_disk_handover(source_trace, nullptr);
   e2e::expect_trace_checks_clean(dir, source_config.trace_path);
 
-  MachineConfig target_config = fake_config(dir, "target");
-  target_config.disks = source_config.disks;
-  target_config.rng = true;
-  target_config.incoming = "file:" + snapshot;
   target_config.autostart = false;  // compared before its guest runs (and dirties RAM) again
   {
     FakeMachine vm(target_config, /*dirty_ram=*/true);
@@ -176,10 +176,13 @@ TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
 // and query-migrate says "none" until the listener is bound.
 void wait_incoming_listening(e2e::QmpClient& target_qmp) {
   std::string status;
-  EXPECT_TRUE(e2e::wait_until(10s, [&] {
-    status = e2e::str_field(target_qmp.execute("query-migrate")["return"], "status");
-    return !status.empty() && status != "none";
-  })) << "the target does not listen: query-migrate says '" << status << "'";
+  EXPECT_TRUE(e2e::wait_until(10s,
+                              [&] {
+                                status = e2e::str_field(
+                                    target_qmp.execute("query-migrate")["return"], "status");
+                                return !status.empty() && status != "none";
+                              }))
+      << "the target does not listen: query-migrate says '" << status << "'";
 }
 
 // Live-migrates a running source (untraced) to an incoming machine started with `autostart`;
@@ -188,9 +191,9 @@ void wait_incoming_listening(e2e::QmpClient& target_qmp) {
 std::string migrate_with_command_during_inmigrate(bool autostart,
                                                   const std::string& during_inmigrate) {
   TempDir dir;
-  MachineConfig source_config = fake_config(dir, "source");
+  MachineConfig source_config = fake_machine_config(dir.path(), "source");
   source_config.trace_path.clear();  // the trace recorder is process-wide: neither side traces
-  MachineConfig target_config = fake_config(dir, "target");
+  MachineConfig target_config = fake_machine_config(dir.path(), "target");
   target_config.trace_path.clear();
   target_config.incoming = "unix:" + dir.file("migrate.sock");
   target_config.autostart = autostart;
@@ -249,12 +252,11 @@ pid_t fork_incoming(const MachineConfig& config, const std::string& report) {
     FakeMachine vm(config);
     if (vm.ok()) {
       vm.start();
-      bool loaded = e2e::wait_until(30s, [&] {
-        return vm.machine().run_state() == trace::RunState::Paused;
-      });
+      bool loaded =
+          e2e::wait_until(30s, [&] { return vm.machine().run_state() == trace::RunState::Paused; });
       if (loaded) {
-        std::ofstream(report + ".tmp") << ram_digest(vm.machine().memory()) << " "
-                                       << vcpus_digest(vm) << "\n";
+        std::ofstream(report + ".tmp")
+            << ram_digest(vm.machine().memory()) << " " << vcpus_digest(vm) << "\n";
         std::rename((report + ".tmp").c_str(), report.c_str());
         status = vm.wait(60s);
       } else {
@@ -270,14 +272,9 @@ pid_t fork_incoming(const MachineConfig& config, const std::string& report) {
 // traced, with a disk whose lock moves from the source process to the target process.
 TEST(MachineOnFakeHv, LiveMigrationOverUnixSocketWhileTheGuestWritesItsRam) {
   TempDir dir;
-  std::string disk = e2e::make_tick_disk(dir);
-  MachineConfig source_config = fake_config(dir, "source");
-  source_config.disks = {{disk}};
-  source_config.rng = true;
-  MachineConfig target_config = fake_config(dir, "target");
-  target_config.disks = source_config.disks;
-  target_config.rng = true;
-  target_config.incoming = "unix:" + dir.file("migrate.sock");
+  MigrationConfigs configs = migration_configs(dir, "unix:" + dir.file("migrate.sock"));
+  MachineConfig& source_config = configs.source;
+  MachineConfig& target_config = configs.target;
   target_config.autostart = false;  // compared before its guest runs (and dirties RAM) again
   const std::string report = dir.file("target.report");
 
@@ -332,12 +329,10 @@ TEST(MachineOnFakeHv, LiveMigrationOverUnixSocketWhileTheGuestWritesItsRam) {
 // leave a trace rrvm check accepts. Returns query-migrate's final status.
 std::string stalled_migration(const std::function<void(pid_t target, e2e::QmpClient&)>& end_it) {
   TempDir dir;
-  MachineConfig source_config = fake_config(dir, "source");
-  source_config.disks = {{e2e::make_tick_disk(dir)}};
-  MachineConfig target_config = fake_config(dir, "target");
+  MigrationConfigs configs = migration_configs(dir, "unix:" + dir.file("migrate.sock"));
+  MachineConfig& source_config = configs.source;
+  MachineConfig& target_config = configs.target;
   target_config.trace_path.clear();  // it dies mid-stream: nothing to check there
-  target_config.disks = source_config.disks;
-  target_config.incoming = "unix:" + dir.file("migrate.sock");
 
   pid_t target = fork_incoming(target_config, dir.file("target.report"));
   EXPECT_GT(target, 0);
@@ -366,8 +361,7 @@ std::string stalled_migration(const std::function<void(pid_t target, e2e::QmpCli
     if (status == "failed") {
       EXPECT_FALSE(e2e::str_field(q, "error-desc").empty()) << q.dump();
     }
-    EXPECT_TRUE(e2e::wait_until(10s, [&] { return qmp.status() == "running"; }))
-        << qmp.status();
+    EXPECT_TRUE(e2e::wait_until(10s, [&] { return qmp.status() == "running"; })) << qmp.status();
     size_t runs = vm.vcpu(0).runs();
     EXPECT_TRUE(vm.vcpu(0).wait_runs(runs + 3)) << "the guest does not run after the migration";
     EXPECT_TRUE(qmp.ok("quit"));
@@ -391,10 +385,9 @@ TEST(MachineOnFakeHv, TargetKilledMidStreamTheSourceRunsOn) {
 }
 
 TEST(MachineOnFakeHv, MigrateCancelMidStreamTheSourceRunsOn) {
-  EXPECT_EQ(stalled_migration([](pid_t, e2e::QmpClient& qmp) {
-              EXPECT_TRUE(qmp.ok("migrate_cancel"));
-            }),
-            "cancelled");
+  EXPECT_EQ(
+      stalled_migration([](pid_t, e2e::QmpClient& qmp) { EXPECT_TRUE(qmp.ok("migrate_cancel")); }),
+      "cancelled");
 }
 
 }  // namespace
