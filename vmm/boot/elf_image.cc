@@ -206,11 +206,9 @@ Status load_elf(const ElfImage& image, std::span<const uint8_t> file, const Gues
     if (!in_file(s.file_offset, s.file_size, file.size())) return make_error(what + " is not inside the file");
   }
   for (const ElfSegment& s : image.segments) {
-    RRVM_ASSIGN_OR_RETURN(std::span<uint8_t> dst, mem.slice(s.gpa, s.mem_size));
-    std::memcpy(dst.data(), file.data() + s.file_offset, s.file_size);
-    std::memset(dst.data() + s.file_size, 0, s.mem_size - s.file_size);
-    // For a live migration during a reset's reload (written through a view, so marked here).
-    mem.mark_dirty(s.gpa, s.mem_size);
+    // write() and zero() mark the pages, for a live migration during a reset's reload.
+    RRVM_TRY(mem.write(s.gpa, file.data() + s.file_offset, s.file_size));
+    RRVM_TRY(mem.zero(s.gpa + s.file_size, s.mem_size - s.file_size));
   }
   return ok_status();
 }

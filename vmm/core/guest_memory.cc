@@ -1,5 +1,7 @@
 #include "vmm/core/guest_memory.h"
 
+#include <sys/mman.h>
+
 namespace rrvm {
 
 Result<GuestMemory> GuestMemory::allocate(uint64_t size, uint64_t hole_start) {
@@ -51,6 +53,25 @@ Status GuestMemory::read(uint64_t gpa, void* out, uint64_t len) const {
 Status GuestMemory::write(uint64_t gpa, const void* in, uint64_t len) const {
   RRVM_ASSIGN_OR_RETURN(auto s, slice(gpa, len));
   std::memcpy(s.data(), in, len);
+  mark_dirty(gpa, len);
+  return ok_status();
+}
+
+Status GuestMemory::zero(uint64_t gpa, uint64_t len) const {
+  RRVM_ASSIGN_OR_RETURN(auto s, slice(gpa, len));
+  // Regions start page-aligned in the host too, so guest and host page boundaries agree.
+  uint64_t first_page = (gpa + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+  uint64_t end_page = (gpa + len) / PAGE_SIZE * PAGE_SIZE;
+  if (first_page < end_page) {
+    uint8_t* head_end = s.data() + (first_page - gpa);
+    std::memset(s.data(), 0, first_page - gpa);
+    if (::madvise(head_end, end_page - first_page, MADV_DONTNEED) != 0) {
+      std::memset(head_end, 0, end_page - first_page);  // still correct, only slower
+    }
+    std::memset(head_end + (end_page - first_page), 0, gpa + len - end_page);
+  } else {
+    std::memset(s.data(), 0, len);
+  }
   mark_dirty(gpa, len);
   return ok_status();
 }

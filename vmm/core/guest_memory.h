@@ -49,6 +49,11 @@ class GuestMemory {
   Status read(uint64_t gpa, void* out, uint64_t len) const;
   // Marks the pages it wrote (mark_dirty).
   Status write(uint64_t gpa, const void* in, uint64_t len) const;
+  // Zeroes [gpa, gpa + len) and marks it: whole pages are given back to the kernel
+  // (MADV_DONTNEED: RAM is private anonymous memory, so they read as zero again and cost nothing
+  // until touched), only partial pages at the ends are written. An ELF's BSS on fresh RAM would
+  // otherwise fault in every page of it just to write zeros over zeros.
+  Status zero(uint64_t gpa, uint64_t len) const;
 
   // Host-side dirty tracking, for migration. KVM's dirty log sees only the guest's own writes;
   // rrvm's writes into guest RAM are reported here: write() marks its pages, and code that writes
