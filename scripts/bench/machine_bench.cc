@@ -6,6 +6,7 @@
 // Issue 3 asks that the trace change the real boot (scripts/bench/boot.sh, needs KVM) by at most
 // 2 %; this tells how much of a difference rrvm's own work makes, on any host.
 #include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -25,6 +26,7 @@ double ms_since(Clock::time_point t) {
 
 void BM_MachineStart(benchmark::State& state) {
   const bool traced = state.range(0) != 0;
+  spdlog::set_level(spdlog::level::warn);  // the machine's info lines would drown the table
   std::string dir = "/tmp/rrvm-machine-bench-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr) {
     state.SkipWithError("mkdtemp failed");
