@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "tests/e2e/e2e_test_support.h"
-#include "tests/machine/fake_machine.h"
+#include "tests/machine/machine_test_support.h"
 #include "vmm/devices/debug_exit.h"
 #include "vmm/devices/reset_port.h"
 
@@ -28,14 +28,6 @@ hv::Exit port_write(uint64_t port) {
       .kind = hv::Exit::Kind::Io, .address = port, .size = 1, .count = 1, .is_write = true};
 }
 
-// Starts `vm`, waits until both vCPUs ran, and connects `qmp`.
-void start_running(FakeMachine& vm, const MachineConfig& config, e2e::QmpClient& qmp) {
-  ASSERT_TRUE(vm.ok()) << vm.error();
-  vm.start();
-  ASSERT_EQ(qmp.connect(config.qmp_path, 10s), "");
-  ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
-}
-
 TEST(GuestExitsOnFakeHv, DebugExitPortValueIsRrvmsExitStatus) {
   for (uint8_t code : {uint8_t{42}, uint8_t{0}}) {
     TempDir dir;
@@ -44,6 +36,7 @@ TEST(GuestExitsOnFakeHv, DebugExitPortValueIsRrvmsExitStatus) {
       FakeMachine vm(config);
       e2e::QmpClient qmp;
       start_running(vm, config, qmp);
+      if (::testing::Test::HasFatalFailure()) return;
       vm.vcpu(1).push_exit(port_write(devices::DEBUG_EXIT_PORT), {code});
       EXPECT_EQ(vm.wait(), code);
     }
@@ -62,6 +55,7 @@ void expect_reset(hv::Exit exit, std::vector<uint8_t> data) {
     FakeMachine vm(config);
     e2e::QmpClient qmp;
     start_running(vm, config, qmp);
+    if (::testing::Test::HasFatalFailure()) return;
     hv::Regs boot_regs = vm.vcpu(0).regs;  // no guest code runs: still the boot state
     ASSERT_TRUE(qmp.ok("stop"));
     vm.vcpu(0).regs.rip += 0x100;  // the "guest" moved on before the reset
@@ -106,6 +100,7 @@ TEST(GuestExitsOnFakeHv, ResetWithNoRebootShutsDown) {
     FakeMachine vm(config);
     e2e::QmpClient qmp;
     start_running(vm, config, qmp);
+    if (::testing::Test::HasFatalFailure()) return;
     vm.vcpu(0).push_exit(port_write(devices::RESET_CONTROL_PORT), {0x06});
     auto shutdown = qmp.wait_event("SHUTDOWN", 10s);
     ASSERT_TRUE(shutdown.has_value());
@@ -128,6 +123,7 @@ TEST(GuestExitsOnFakeHv, InternalErrorStopsTheVmWithTheReason) {
     FakeMachine vm(config);
     e2e::QmpClient qmp;
     start_running(vm, config, qmp);
+    if (::testing::Test::HasFatalFailure()) return;
     vm.vcpu(1).push_exit(hv::Exit{.kind = hv::Exit::Kind::InternalError, .detail = 1});
     std::string status;
     EXPECT_TRUE(e2e::wait_until(10s, [&] { return (status = qmp.status()) != "running"; }));

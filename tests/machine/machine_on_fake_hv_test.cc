@@ -19,7 +19,7 @@
 
 #include "tests/e2e/migration_support.h"
 #include "tests/e2e/stop_cont_sequence.h"
-#include "tests/machine/fake_machine.h"
+#include "tests/machine/machine_test_support.h"
 
 namespace rrvm::machine::testing {
 namespace {
@@ -36,11 +36,9 @@ TEST(MachineOnFakeHv, StopContCyclesTraceQemusKvmclockSequenceAndCheckClean) {
   MachineConfig config = fake_machine_config(dir.path(), "vm");
   {
     FakeMachine vm(config);
-    ASSERT_TRUE(vm.ok()) << vm.error();
-    vm.start();
     e2e::QmpClient qmp;
-    ASSERT_EQ(qmp.connect(config.qmp_path, 10s), "");
-    ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
+    start_running(vm, config, qmp);
+    if (::testing::Test::HasFatalFailure()) return;
     for (int i = 0; i < CYCLES; ++i) {
       ASSERT_TRUE(qmp.ok("stop")) << "cycle " << i;
       EXPECT_EQ(qmp.status(), "paused");
@@ -128,11 +126,9 @@ TEST(MachineOnFakeHv, SnapshotToFileThenRestoreInANewMachine) {
   uint64_t source_ram = 0;
   {
     FakeMachine vm(source_config, /*dirty_ram=*/true);
-    ASSERT_TRUE(vm.ok()) << vm.error();
-    vm.start();
     e2e::QmpClient qmp;
-    ASSERT_EQ(qmp.connect(source_config.qmp_path, 10s), "");
-    ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
+    start_running(vm, source_config, qmp);
+    if (::testing::Test::HasFatalFailure()) return;
     nlohmann::json q = e2e::migrate_and_wait(qmp, "file:" + snapshot, 30s);
     ASSERT_EQ(e2e::str_field(q, "status"), "completed") << q.dump();
     EXPECT_EQ(qmp.status(), "postmigrate");
@@ -287,11 +283,9 @@ TEST(MachineOnFakeHv, LiveMigrationOverUnixSocketWhileTheGuestWritesItsRam) {
   std::string source_digests;
   {
     FakeMachine vm(source_config, /*dirty_ram=*/true);
-    ASSERT_TRUE(vm.ok()) << vm.error();
-    vm.start();
     e2e::QmpClient qmp;
-    ASSERT_EQ(qmp.connect(source_config.qmp_path, 10s), "");
-    ASSERT_TRUE(vm.vcpu(0).wait_runs(3) && vm.vcpu(1).wait_runs(3));
+    start_running(vm, source_config, qmp);
+    if (::testing::Test::HasFatalFailure()) return;
     nlohmann::json q = e2e::migrate_iterating(qmp, target_config.incoming);
     ASSERT_EQ(e2e::str_field(q, "status"), "completed") << q.dump();
     EXPECT_GE(q.value(nlohmann::json::json_pointer("/ram/dirty-sync-count"), int64_t{0}), 3)
